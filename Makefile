@@ -1,0 +1,59 @@
+# wa-warehouse: every target bootstraps what it needs from python3 and make alone.
+#   make run    set up, generate the sample extracts if data/extracts is empty, run the pipeline
+#   make test   set up and run every test
+#   make lint   ruff check + format check
+#   make dev    the Dagster UI on 127.0.0.1:$(DAGSTER_PORT)
+#   make bench  benchmark scenarios (BENCH_DISPATCHES=1000000 by default)
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRACTS ?= data/extracts
+DAGSTER_PORT ?= 3000
+BENCH_DISPATCHES ?= 1000000
+
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup run test lint format dev bench clean
+
+setup: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	$(BIN)/wa-warehouse prepare
+	@touch $@
+
+run: setup
+	@if [ -z "$$(ls -A $(EXTRACTS) 2>/dev/null)" ]; then \
+		$(BIN)/wa-warehouse generate --out $(EXTRACTS); \
+	fi
+	$(BIN)/wa-warehouse run --extracts $(EXTRACTS)
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dev: setup
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+bench: setup
+	$(BIN)/wa-warehouse bench --dispatches $(BENCH_DISPATCHES)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) target logs

@@ -1,0 +1,104 @@
+"""Where data lives and which as-of time a run uses.
+
+Every setting has a default, is overridden by its environment variable, and is
+overridden again by a CLI flag (see ``shared/contract/interfaces.md``). The
+dbt profile reads the same variables, so ``dbt build`` run by hand and a
+Dagster run agree on where data lives.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from orchestration.layout import extract_day_of
+
+ENV_EXTRACTS_DIR = "WA_EXTRACTS_DIR"
+ENV_WAREHOUSE_PATH = "WA_WAREHOUSE_PATH"
+ENV_AS_OF = "WA_AS_OF"
+ENV_SERVING_PATH = "WA_SERVING_PATH"
+ENV_SERVING_PARQUET_DIR = "WA_SERVING_PARQUET_DIR"
+
+DEFAULT_EXTRACTS_DIR = "data/extracts"
+DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
+DEFAULT_SERVING_PATH = "data/serving.duckdb"
+DEFAULT_SERVING_PARQUET_DIR = "data/serving/"
+
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    extracts_dir: Path
+    warehouse_path: Path
+    serving_path: Path
+    serving_parquet_dir: Path
+    as_of: datetime | None = None  # None: derived from the extract file names
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        as_of_text = env.get(ENV_AS_OF)
+        return cls(
+            extracts_dir=Path(env.get(ENV_EXTRACTS_DIR, DEFAULT_EXTRACTS_DIR)),
+            warehouse_path=Path(env.get(ENV_WAREHOUSE_PATH, DEFAULT_WAREHOUSE_PATH)),
+            serving_path=Path(env.get(ENV_SERVING_PATH, DEFAULT_SERVING_PATH)),
+            serving_parquet_dir=Path(
+                env.get(ENV_SERVING_PARQUET_DIR, DEFAULT_SERVING_PARQUET_DIR)
+            ),
+            as_of=parse_as_of(as_of_text) if as_of_text else None,
+        )
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """A copy with every override that is not None applied (CLI flags)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def resolved_as_of(self) -> datetime:
+        """The explicit as-of time, or the default derived from the extracts."""
+        return self.as_of or default_as_of(self.extracts_dir)
+
+
+def parse_as_of(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp; a value without offset is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ConfigError(
+            f"as-of time {text!r} is not an ISO 8601 timestamp "
+            "(expected e.g. 2026-11-11T00:00:00Z)"
+        ) from error
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def newest_extract_day(extracts_dir: Path) -> date | None:
+    """The newest ``YYYY-MM-DD`` found in a valid extract file name."""
+    if not extracts_dir.is_dir():
+        return None
+    days = {
+        day
+        for path in extracts_dir.glob("*/*")
+        if path.is_file() and (day := extract_day_of(path.parent.name, path.name))
+    }
+    return date.fromisoformat(max(days)) if days else None
+
+
+def default_as_of(extracts_dir: Path) -> datetime:
+    """The next UTC midnight after the newest extract day (the marts contract)."""
+    newest = newest_extract_day(extracts_dir)
+    if newest is None:
+        raise ConfigError(
+            f"no dated extract file under {extracts_dir}: cannot derive the as-of time; "
+            f"deliver extracts there or pass --as-of / set {ENV_AS_OF}"
+        )
+    return datetime.combine(newest + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def format_as_of(value: datetime) -> str:
+    """The as-of time as the ISO text passed to dbt (UTC, ``Z`` suffix)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
