@@ -1,0 +1,68 @@
+{# A rate that is null when its denominator is 0 (rates are fractions, not percentages). #}
+{% macro safe_divide(numerator, denominator) -%}
+    cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+
+{# The additive counts of marts.md, in their published order. #}
+{% macro campaign_count_columns() -%}
+    {{ return([
+        'targeted', 'sent', 'dropped', 'delivered', 'undelivered', 'delivery_pending',
+        'opens', 'clicks', 'conversions', 'revenue', 'unsubscribes', 'responses'
+    ]) }}
+{%- endmacro %}
+
+
+{#
+  The rates of marts.md, recomputed from summed numerators and denominators
+  (never averaged). `relation` prefixes the count columns.
+#}
+{% macro campaign_rate_columns(relation=none) -%}
+    {%- set p = relation ~ '.' if relation else '' -%}
+    {{ safe_divide(p ~ 'delivered', p ~ 'sent') }} as delivery_rate,
+    {{ safe_divide(p ~ 'opens', p ~ 'delivered') }} as open_rate,
+    {{ safe_divide(p ~ 'clicks', p ~ 'delivered') }} as click_through_rate,
+    {{ safe_divide(p ~ 'conversions', p ~ 'delivered') }} as conversion_rate,
+    {{ safe_divide(p ~ 'unsubscribes', p ~ 'delivered') }} as unsubscribe_rate,
+    {{ safe_divide(p ~ 'responses', p ~ 'delivered') }} as response_rate
+{%- endmacro %}
+
+
+{#
+  A campaign performance table at a period grain: one row per (account,
+  campaign, period_start), where period_start = `period_expression` over the
+  cohort date (a day, the Monday of its ISO week, the first of its month).
+#}
+{% macro campaign_performance_by_period(period_expression) -%}
+with
+
+daily_metrics as (
+    select * from {{ ref('int_campaign_daily_metrics') }}
+),
+
+period_totals as (
+    select
+        account_id,
+        campaign_id,
+        {{ period_expression }} as period_start,
+        {%- for column in campaign_count_columns() %}
+        sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from daily_metrics
+    group by account_id, campaign_id, {{ period_expression }}
+),
+
+final as (
+    select
+        account_id,
+        campaign_id,
+        period_start,
+        {%- for column in campaign_count_columns() %}
+        {{ column }},
+        {%- endfor %}
+        {{ campaign_rate_columns() }}
+    from period_totals
+)
+
+select * from final
+{%- endmacro %}

@@ -1,0 +1,163 @@
+{#
+  One row per (check_name, source) of the data_quality mart. Every check is
+  always present: a check with nothing to report has rows = 0.
+#}
+{%- set sources = ['accounts', 'campaigns', 'templates', 'dispatches', 'webhooks', 'clicks', 'conversions', 'unsubscribes'] -%}
+with
+
+extract_sources as (
+    select source
+    from (values {% for s in sources %}('{{ s }}'){{ ',' if not loop.last }}{% endfor %}) as extract_sources (source)
+),
+
+quarantine as (
+    select * from {{ ref('stg_raw__quarantine') }}
+),
+
+quarantined_rows as (
+    select
+        'quarantined_rows' as check_name,
+        extract_sources.source,
+        count(quarantine.source) as rows,
+        coalesce(
+            string_agg(distinct quarantine.reason, '; ' order by quarantine.reason),
+            'nothing quarantined'
+        ) as details
+    from extract_sources
+    left join quarantine
+        on extract_sources.source = quarantine.source
+        and not quarantine.is_unknown_file
+    group by extract_sources.source
+),
+
+unknown_files as (
+    select
+        'unknown_files' as check_name,
+        cast(null as varchar) as source,
+        count(*) as rows,
+        coalesce(string_agg(file, ', ' order by file), 'every file matches the layout')
+            as details
+    from quarantine
+    where is_unknown_file
+),
+
+duplicates as (
+    {%- set deduplicated = [
+        ('dispatches', 'stg_raw__dispatches', 'dispatches'),
+        ('webhooks', 'stg_raw__webhook_statuses', 'statuses'),
+        ('webhooks', 'stg_raw__webhook_messages', 'inbound messages'),
+        ('clicks', 'stg_raw__clicks', 'clicks'),
+        ('conversions', 'stg_raw__conversions', 'conversions'),
+        ('unsubscribes', 'stg_raw__unsubscribes', 'unsubscribes'),
+    ] %}
+    {%- for source, model, noun in deduplicated %}
+    select
+        '{{ source }}' as source,
+        '{{ noun }}' as noun,
+        coalesce(sum(copies_received - 1), 0) as rows
+    from {{ ref(model) }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+duplicates_removed as (
+    select
+        'duplicates_removed' as check_name,
+        source,
+        sum(rows) as rows,
+        string_agg(rows || ' ' || noun, ', ' order by noun) || ' removed as duplicate copies'
+            as details
+    from duplicates
+    group by source
+),
+
+known_wamids as (
+    select wamid from {{ ref('int_messages') }}
+    where wamid is not null
+),
+
+statuses_of_unknown_wamids as (
+    select count(*) as rows
+    from {{ ref('stg_raw__webhook_statuses') }} as statuses
+    where statuses.status_at <= {{ as_of() }}
+        and statuses.wamid not in (select wamid from known_wamids)
+),
+
+unknown_wamid_counts as (
+    select 'webhooks' as source, 'statuses' as noun, rows from statuses_of_unknown_wamids
+    union all
+    select 'webhooks', 'replies', count(*) filter (where not is_known_message)
+    from {{ ref('int_responses') }}
+    union all
+    select 'clicks', 'clicks', count(*) filter (where not is_known_message)
+    from {{ ref('int_clicks') }}
+    union all
+    select 'unsubscribes', 'unsubscribes', count(*) filter (where has_unknown_wamid)
+    from {{ ref('int_unsubscribes_attributed') }}
+),
+
+unknown_wamids as (
+    select
+        'unknown_wamids' as check_name,
+        source,
+        sum(rows) as rows,
+        string_agg(rows || ' ' || noun, ', ' order by noun)
+            || ' name a wamid no dispatch knows (kept in staging, left out of campaign marts)'
+            as details
+    from unknown_wamid_counts
+    group by source
+),
+
+unmapped_codes as (
+    select
+        'unmapped_codes' as check_name,
+        cast(null as varchar) as source,
+        count(*) as rows,
+        count(*) filter (where is_dropped) || ' dropped, '
+            || count(*) filter (where is_undelivered) || ' undelivered messages under Unmapped Error'
+            || coalesce(
+                ' (codes: ' || string_agg(distinct coalesce(drop_code, '') || coalesce(cast(error_code as varchar), ''), ', ') || ')',
+                ''
+            ) as details
+    from {{ ref('int_messages') }}
+    where dropped_reason = 'Unmapped Error' or undelivered_reason = 'Unmapped Error'
+),
+
+currency_mismatches as (
+    select
+        'currency_mismatches' as check_name,
+        'conversions' as source,
+        count(*) as rows,
+        'attributed conversions in another currency than the account''s: counted, revenue not summed'
+            as details
+    from {{ ref('int_conversions_attributed') }}
+    where is_attributed and is_currency_mismatch
+),
+
+unattributed_unsubscribes as (
+    select
+        'unattributed_unsubscribes' as check_name,
+        'unsubscribes' as source,
+        count(*) filter (where not is_attributed) as rows,
+        'unsubscribes matched to no campaign message (unknown wamid, or no delivered message in the 168 h before)'
+            as details
+    from {{ ref('int_unsubscribes_attributed') }}
+),
+
+final as (
+    select check_name, source, rows, details from quarantined_rows
+    union all
+    select check_name, source, rows, details from unknown_files
+    union all
+    select check_name, source, rows, details from duplicates_removed
+    union all
+    select check_name, source, rows, details from unknown_wamids
+    union all
+    select check_name, source, rows, details from unmapped_codes
+    union all
+    select check_name, source, rows, details from currency_mismatches
+    union all
+    select check_name, source, rows, details from unattributed_unsubscribes
+)
+
+select * from final

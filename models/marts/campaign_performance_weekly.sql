@@ -1,0 +1,1 @@
+{{ campaign_performance_by_period(week_start('cohort_date')) }}

@@ -1,0 +1,39 @@
+{# Inbound messages, one row per message id (Meta may deliver one more than once). #}
+with
+
+messages as (
+    select * from {{ source('raw', 'webhook_messages') }}
+),
+
+deduplicated as (
+    select
+        message_id,
+        arg_min(message_type, received_at) as message_type,
+        arg_min(message_at, received_at) as message_at,
+        arg_min(context_wamid, received_at) as context_wamid,
+        arg_min(button_payload, received_at) as button_payload,
+        arg_min(button_text, received_at) as button_text,
+        arg_min(interactive_type, received_at) as interactive_type,
+        arg_min(interactive_reply_id, received_at) as interactive_reply_id,
+        arg_min(interactive_reply_title, received_at) as interactive_reply_title,
+        arg_min(text_body, received_at) as text_body,
+        min(received_at) as first_received_at,
+        count(*) as copies_received
+    from messages
+    group by message_id
+)
+
+select
+    message_id,
+    lower(message_type) as message_type,
+    message_at,
+    context_wamid,
+    case
+        when lower(message_type) = 'button' then button_payload
+        when lower(message_type) = 'interactive' then interactive_reply_id
+    end as reply_payload,
+    coalesce(button_text, interactive_reply_title) as reply_title,
+    text_body,
+    first_received_at,
+    copies_received
+from deduplicated
