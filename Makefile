@@ -15,7 +15,7 @@ EXTRACTS ?= data/extracts
 DAGSTER_PORT ?= 3000
 BENCH_DISPATCHES ?= 1000000
 
-export DAGSTER_HOME ?= $(CURDIR)/data/dagster
+DAGSTER_HOME ?= $(CURDIR)/data/dagster
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: setup run test lint format dev bench clean
@@ -50,7 +50,8 @@ format: setup
 
 dev: setup
 	@mkdir -p "$(DAGSTER_HOME)"
-	$(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
+	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 bench: setup
 	$(BIN)/wa-warehouse bench --dispatches $(BENCH_DISPATCHES)

@@ -47,9 +47,7 @@ class Settings:
             extracts_dir=Path(env.get(ENV_EXTRACTS_DIR, DEFAULT_EXTRACTS_DIR)),
             warehouse_path=Path(env.get(ENV_WAREHOUSE_PATH, DEFAULT_WAREHOUSE_PATH)),
             serving_path=Path(env.get(ENV_SERVING_PATH, DEFAULT_SERVING_PATH)),
-            serving_parquet_dir=Path(
-                env.get(ENV_SERVING_PARQUET_DIR, DEFAULT_SERVING_PARQUET_DIR)
-            ),
+            serving_parquet_dir=Path(env.get(ENV_SERVING_PARQUET_DIR, DEFAULT_SERVING_PARQUET_DIR)),
             as_of=parse_as_of(as_of_text) if as_of_text else None,
         )
 
@@ -68,8 +66,7 @@ def parse_as_of(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as error:
         raise ConfigError(
-            f"as-of time {text!r} is not an ISO 8601 timestamp "
-            "(expected e.g. 2026-11-11T00:00:00Z)"
+            f"as-of time {text!r} is not an ISO 8601 timestamp (expected e.g. 2026-11-11T00:00:00Z)"
         ) from error
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)

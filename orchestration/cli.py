@@ -1,0 +1,128 @@
+"""``wa-warehouse``: the command line of the warehouse (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from orchestration.config import ConfigError, Settings, format_as_of, parse_as_of
+
+
+def _add_location_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--extracts", type=Path, help="extracts root (env WA_EXTRACTS_DIR)")
+    parser.add_argument("--warehouse", type=Path, help="warehouse file (env WA_WAREHOUSE_PATH)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wa-warehouse", description="WhatsApp campaign analytics warehouse."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="write a realistic sample of extracts")
+    gen.add_argument("--out", type=Path, default=None, help="extracts root to write")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--accounts", type=int, default=12)
+    gen.add_argument("--campaigns", type=int, default=30)
+    gen.add_argument("--days", type=int, default=45)
+    gen.add_argument("--recipients-per-send", type=int, default=150)
+    gen.add_argument("--end-date", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    gen.add_argument("--format", choices=("csv", "csv.gz", "parquet"), default="csv")
+
+    run = commands.add_parser("run", help="load what is new, build the marts")
+    _add_location_flags(run)
+    run.add_argument("--as-of", dest="as_of", help="ISO 8601 timestamp (env WA_AS_OF)")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild every model from the raw tables"
+    )
+
+    commands.add_parser("prepare", help="parse the dbt project once (the manifest Dagster reads)")
+
+    bench = commands.add_parser("bench", help="benchmark generation and loading")
+    bench.add_argument("--dispatches", type=int, default=1_000_000)
+    bench.add_argument("--workdir", type=Path, default=Path("data/bench"))
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from orchestration.generator import GeneratorConfig, generate
+
+    out = args.out or Settings.from_env().extracts_dir
+    result = generate(
+        GeneratorConfig(
+            out=out,
+            seed=args.seed,
+            accounts=args.accounts,
+            campaigns=args.campaigns,
+            days=args.days,
+            recipients_per_send=args.recipients_per_send,
+            end_date=args.end_date,
+            format=args.format,
+        )
+    )
+    total_rows = sum(result.rows_written.values())
+    print(
+        f"wrote {total_rows:,} rows ({result.bytes_written / 1e6:,.1f} MB) to {result.out} "
+        f"in {result.seconds:.1f}s; as-of {format_as_of(result.as_of)}; "
+        f"ground truth in {result.truth_path}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestration.pipeline import run_pipeline
+    from orchestration.summary import print_summary
+
+    settings = Settings.from_env().with_overrides(
+        extracts_dir=args.extracts,
+        warehouse_path=args.warehouse,
+        as_of=parse_as_of(args.as_of) if args.as_of else None,
+    )
+    print(
+        f"wa-warehouse run: extracts {settings.extracts_dir}, warehouse {settings.warehouse_path}",
+        file=sys.stderr,
+    )
+    result = run_pipeline(settings, full_refresh=args.full_refresh)
+    if not result.success:
+        print(f"error: the pipeline failed after {result.seconds:.1f}s", file=sys.stderr)
+        print(result.failure, file=sys.stderr)
+        return 1
+    print_summary(settings.warehouse_path, result)
+    return 0
+
+
+def _prepare(_: argparse.Namespace) -> int:
+    from orchestration.defs.dbt_project import prepare_manifest
+
+    manifest = prepare_manifest(force=True)
+    print(f"dbt manifest ready: {manifest}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from orchestration.bench import run_bench
+
+    run_bench(dispatches=args.dispatches, workdir=args.workdir)
+    return 0
+
+
+COMMANDS = {"generate": _generate, "run": _run, "prepare": _prepare, "bench": _bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

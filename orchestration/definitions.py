@@ -1,0 +1,34 @@
+"""The Dagster entry point: ``dagster dev`` and the CLI load ``defs`` from here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.config import Settings
+from orchestration.defs.dbt_project import dbt_resource
+from orchestration.defs.jobs import BUILD_JOB, jobs, run_config_for, schedules
+from orchestration.defs.loading import raw_assets
+from orchestration.defs.transform import warehouse_dbt_models
+from orchestration.progress import step_progress_logger
+from orchestration.resources import ExtractsResource, WarehouseResource
+
+__all__ = ["BUILD_JOB", "build_definitions", "defs", "run_config_for"]
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """All assets, jobs, schedules and resources, wired to the given settings."""
+    return dg.Definitions(
+        assets=[*raw_assets, warehouse_dbt_models],
+        jobs=jobs,
+        schedules=schedules,
+        resources={
+            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "extracts": ExtractsResource(root=str(settings.extracts_dir)),
+            "dbt": dbt_resource(),
+        },
+        loggers={"console": dg.colored_console_logger, "progress": step_progress_logger},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

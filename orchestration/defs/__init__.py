@@ -1,0 +1,1 @@
+"""Asset, job and schedule definitions, one module per concern."""

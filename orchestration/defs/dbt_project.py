@@ -1,0 +1,47 @@
+"""The dbt project as Dagster sees it, and its prepared manifest.
+
+Loading the definitions reads ``target/manifest.json``; it is parsed once
+(``wa-warehouse prepare``, run by ``make setup``) and again only when a dbt
+file changed since, never on every import.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+_DBT_INPUTS = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml", "profiles.yml")
+
+dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=dbt_project, profiles_dir=str(PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
+    )
+
+
+def _newest_input_mtime() -> float:
+    newest = 0.0
+    for name in _DBT_INPUTS:
+        path = PROJECT_DIR / name
+        files = [path] if path.is_file() else path.rglob("*") if path.is_dir() else []
+        for file in files:
+            newest = max(newest, file.stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_input_mtime()
+
+
+def prepare_manifest(*, force: bool = False) -> Path:
+    """Parse the dbt project if the manifest is missing or older than a dbt file."""
+    if force or manifest_is_stale():
+        dbt_resource().cli(["--quiet", "parse"], target_path=dbt_project.target_path).wait()
+    return dbt_project.manifest_path

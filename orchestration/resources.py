@@ -1,0 +1,41 @@
+"""Dagster resources shared by the asset definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file (``WA_WAREHOUSE_PATH``).
+
+    Connections are opened per use and closed right after, so the file is free
+    for the dbt subprocess between steps: DuckDB allows one writer process.
+    """
+
+    path: str
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        file = Path(self.path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(file))
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+
+class ExtractsResource(dg.ConfigurableResource):
+    """The extracts root upstream systems deliver into (``WA_EXTRACTS_DIR``)."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)

@@ -1,0 +1,60 @@
+"""The short summary ``wa-warehouse run`` prints after a successful run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from orchestration.config import format_as_of
+from orchestration.pipeline import PipelineResult
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    query = "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?"
+    return con.execute(query, [schema, table]).fetchone()[0] > 0
+
+
+def print_summary(warehouse: Path, result: PipelineResult) -> None:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        print(f"\nas of {format_as_of(result.as_of)}, finished in {result.seconds:.1f}s")
+        loads = con.execute(
+            """
+            select source, count(*) as files, sum(rows_loaded), sum(rows_quarantined)
+            from (
+                select *, row_number() over (partition by file order by loaded_at desc) as rn
+                from raw._loads
+            )
+            where rn = 1
+            group by source
+            order by source
+            """
+        ).fetchall()
+        print(f"\n{'source':<14}{'files':>7}{'rows loaded':>14}{'quarantined':>13}")
+        for source, files, loaded, quarantined in loads:
+            print(f"{source:<14}{files:>7}{loaded:>14,}{quarantined:>13,}")
+        unknown = con.execute(
+            "select count(*) from raw._quarantine where line_number is null "
+            "and reason like 'file name%'"
+        ).fetchone()[0]
+        if unknown:
+            print(f"{unknown} file(s) outside the extract layout were reported, not loaded")
+        if _table_exists(con, "marts", "campaign_performance"):
+            _print_campaign_totals(con)
+    finally:
+        con.close()
+
+
+SUMMARY_METRICS = (
+    "targeted", "sent", "dropped", "delivered", "undelivered", "delivery_pending",
+    "opens", "clicks", "conversions", "responses", "unsubscribes",
+)  # fmt: skip
+
+
+def _print_campaign_totals(con: duckdb.DuckDBPyConnection) -> None:
+    sums = ", ".join(f"sum({metric})" for metric in SUMMARY_METRICS)
+    row = con.execute(f"select count(*), {sums} from marts.campaign_performance").fetchone()
+    print("\nmarts.campaign_performance totals")
+    for name, value in zip(("campaigns", *SUMMARY_METRICS), row, strict=True):
+        print(f"  {name:<18}{value or 0:>12,}")

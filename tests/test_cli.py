@@ -1,0 +1,97 @@
+"""The CLI fails with a message a person can act on, and wires flags over variables."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestration.config import ConfigError, Settings, default_as_of, parse_as_of
+from tests.conftest import cli_env, run_cli
+
+
+def test_missing_extracts_folder_is_a_readable_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = run_cli(
+        "run",
+        "--extracts",
+        str(missing),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        env=cli_env(tmp_path),
+    )
+    assert result.returncode == 2
+    assert f"extracts folder {missing} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere; covered below")
+def test_unwritable_warehouse_is_a_readable_error_for_users(tmp_path: Path) -> None:
+    (tmp_path / "extracts" / "accounts").mkdir(parents=True)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    result = run_cli(
+        "run",
+        "--extracts",
+        str(tmp_path / "extracts"),
+        "--warehouse",
+        str(locked / "w.duckdb"),
+        env=cli_env(tmp_path),
+    )
+    assert result.returncode == 2
+    assert "not writable" in result.stderr
+
+
+def test_warehouse_path_that_cannot_be_created_is_a_readable_error(tmp_path: Path) -> None:
+    (tmp_path / "extracts" / "accounts").mkdir(parents=True)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli(
+        "run",
+        "--extracts",
+        str(tmp_path / "extracts"),
+        "--warehouse",
+        str(blocker / "w.duckdb"),
+        env=cli_env(tmp_path),
+    )
+    assert result.returncode == 2
+    assert "cannot create the folder of the warehouse" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_as_of_is_a_readable_error(tmp_path: Path) -> None:
+    result = run_cli("run", "--as-of", "yesterday", env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "is not an ISO 8601 timestamp" in result.stderr
+
+
+def test_flags_override_variables_override_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"WA_WAREHOUSE_PATH": "/x/w.duckdb", "WA_AS_OF": "2026-11-11"})
+    assert settings.warehouse_path == Path("/x/w.duckdb")
+    assert settings.extracts_dir == Path("data/extracts")
+    assert settings.as_of == datetime(2026, 11, 11, tzinfo=UTC)
+    overridden = settings.with_overrides(warehouse_path=Path("/y.duckdb"), extracts_dir=None)
+    assert overridden.warehouse_path == Path("/y.duckdb")
+    assert overridden.extracts_dir == Path("data/extracts")
+
+
+def test_default_as_of_is_next_utc_midnight_after_newest_valid_file(tmp_path: Path) -> None:
+    for relative in (
+        "dispatches/dispatches-2026-10-30.csv",
+        "webhooks/webhooks-2026-10-31.jsonl.gz",
+        "clicks/not-a-layout-name-2026-12-31.csv",  # outside the layout: ignored
+    ):
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    assert default_as_of(tmp_path) == datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="no dated extract file"):
+        default_as_of(tmp_path / "empty")
+
+
+def test_as_of_parsing() -> None:
+    assert parse_as_of("2026-11-11T00:00:00Z") == datetime(2026, 11, 11, tzinfo=UTC)
+    assert parse_as_of("2026-11-11T03:00:00+03:00") == datetime(2026, 11, 11, tzinfo=UTC)

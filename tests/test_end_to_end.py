@@ -1,0 +1,186 @@
+"""End to end: generate extracts, run the real pipeline, compare every mart with the ground truth.
+
+The generator writes the totals its simulation *decided*; the warehouse
+derives them from the files. They must agree exactly, on every seed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import PipelineRun
+
+pytestmark = pytest.mark.slow
+
+COUNTS = [
+    "targeted",
+    "sent",
+    "dropped",
+    "delivered",
+    "undelivered",
+    "delivery_pending",
+    "opens",
+    "clicks",
+    "conversions",
+    "unsubscribes",
+    "responses",
+]
+
+
+def _money(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _truth_rows(rows: list[dict], keys: list[str], values: list[str]) -> dict:
+    return {tuple(r[k] for k in keys): tuple(r[v] for v in values) for r in rows}
+
+
+def test_campaign_totals_equal_ground_truth(pipeline_run: PipelineRun) -> None:
+    expected = {
+        (r["account_id"], r["campaign_id"]): {
+            **{c: r[c] for c in COUNTS},
+            "revenue": _money(r["revenue"]),
+        }
+        for r in pipeline_run.truth["campaigns"]
+    }
+    rows = pipeline_run.query(
+        f"select account_id, campaign_id, {', '.join(COUNTS)}, revenue "
+        "from marts.campaign_performance"
+    )
+    actual = {
+        (r[0], r[1]): {**dict(zip(COUNTS, r[2:-1], strict=True)), "revenue": _money(r[-1])}
+        for r in rows
+    }
+    assert set(actual) == set(expected)
+    mismatches = {
+        key: (actual[key], expected[key]) for key in expected if actual[key] != expected[key]
+    }
+    assert not mismatches, (
+        f"{len(mismatches)} campaigns differ, e.g. {next(iter(mismatches.items()))}"
+    )
+
+
+def test_daily_rows_equal_ground_truth(pipeline_run: PipelineRun) -> None:
+    expected = {
+        (r["account_id"], r["campaign_id"], r["cohort_date"]): (
+            *(r[c] for c in COUNTS),
+            _money(r["revenue"]),
+        )
+        for r in pipeline_run.truth["campaign_daily"]
+    }
+    rows = pipeline_run.query(
+        f"select account_id, campaign_id, strftime(period_start, '%Y-%m-%d'), {', '.join(COUNTS)}, "
+        "revenue from marts.campaign_performance_daily"
+    )
+    actual = {(r[0], r[1], r[2]): (*r[3:-1], _money(r[-1])) for r in rows}
+    assert actual == expected
+
+
+@pytest.mark.parametrize("kind", ["dropped", "undelivered"])
+def test_reason_rows_equal_ground_truth(pipeline_run: PipelineRun, kind: str) -> None:
+    keys = ["account_id", "campaign_id", "cohort_date", "reason"]
+    expected = _truth_rows(pipeline_run.truth[f"{kind}_reasons"], keys, ["messages"])
+    rows = pipeline_run.query(
+        f"select account_id, campaign_id, strftime(cohort_date, '%Y-%m-%d'), reason, messages "
+        f"from marts.{kind}_reasons"
+    )
+    actual = {tuple(r[:4]): (r[4],) for r in rows}
+    assert actual == expected
+    reasons = {key[3] for key in actual}
+    assert "Unmapped Error" in reasons
+    if kind == "undelivered":
+        assert "Delivery Report Missing" in reasons
+
+
+def test_data_quality_equals_ground_truth(pipeline_run: PipelineRun) -> None:
+    checks = {
+        (name, source): rows
+        for name, source, rows in pipeline_run.query(
+            "select check_name, source, rows from marts.data_quality"
+        )
+    }
+    truth = pipeline_run.truth["data_quality"]
+    assert checks[("unmapped_codes", None)] == truth["unmapped_codes"]
+    assert checks[("currency_mismatches", "conversions")] == truth["currency_mismatches"]
+    assert (
+        checks[("unattributed_unsubscribes", "unsubscribes")] == truth["unattributed_unsubscribes"]
+    )
+    unknown = truth["unknown_wamids"]
+    assert checks[("unknown_wamids", "webhooks")] == unknown["statuses"] + unknown["replies"]
+    assert checks[("unknown_wamids", "clicks")] == unknown["clicks"]
+    assert checks[("unknown_wamids", "unsubscribes")] == unknown["unsubscribes"]
+    for source, malformed in pipeline_run.truth["malformed_written"].items():
+        assert checks[("quarantined_rows", source)] == malformed, source
+    for source in ("clicks", "conversions", "unsubscribes"):
+        assert (
+            checks[("duplicates_removed", source)]
+            == pipeline_run.truth["duplicates_written"][source]
+        )
+
+
+def test_every_generated_row_is_loaded_or_quarantined(pipeline_run: PipelineRun) -> None:
+    loaded = dict(
+        pipeline_run.query("select source, sum(rows_loaded) from raw._loads group by source")
+    )
+    quarantined = dict(
+        pipeline_run.query(
+            "select source, count(*) from raw._quarantine where line_number is not null "
+            "group by source"
+        )
+    )
+    truth = pipeline_run.truth
+    for source, written in truth["rows_written"].items():
+        assert loaded.get(source, 0) == written, source
+        assert quarantined.get(source, 0) == truth["malformed_written"].get(source, 0), source
+
+
+def test_no_mart_holds_a_phone_number(pipeline_run: PipelineRun) -> None:
+    phones = {
+        re.sub(r"\D", "", p)
+        for (p,) in pipeline_run.query("select distinct phone_number from raw.dispatches")
+        if p and len(re.sub(r"\D", "", p)) >= 7
+    }
+    tables = pipeline_run.query(
+        "select table_name, column_name from duckdb_columns() "
+        "where schema_name = 'marts' and data_type = 'VARCHAR'"
+    )
+    assert tables
+    for table, column in tables:
+        values = pipeline_run.query(f'select distinct "{column}" from marts."{table}"')
+        digits = {re.sub(r"\D", "", v) for (v,) in values if v}
+        assert not digits & phones, f"marts.{table}.{column} holds phone numbers"
+
+
+def _mart_fingerprints(run: PipelineRun) -> dict[str, tuple]:
+    tables = [
+        t
+        for (t,) in run.query(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        )
+    ]
+    return {
+        table: run.query(
+            f'select count(*), sum(hash(t)) from (select * from marts."{table}") as t'
+        )[0]
+        for table in tables
+    }
+
+
+def test_rerun_changes_nothing(pipeline_run: PipelineRun) -> None:
+    before = _mart_fingerprints(pipeline_run)
+    loads_before = pipeline_run.query("select count(*) from raw._loads")
+    rerun = pipeline_run.rerun()
+    assert rerun.returncode == 0, rerun.stderr
+    assert pipeline_run.query("select count(*) from raw._loads") == loads_before
+    assert _mart_fingerprints(pipeline_run) == before
+
+
+def test_reason_dictionary_covers_every_reason(pipeline_run: PipelineRun) -> None:
+    kinds = Counter(
+        kind for (kind,) in pipeline_run.query("select kind from marts.reason_dictionary")
+    )
+    assert kinds == {"dropped": 15, "undelivered": 10}
