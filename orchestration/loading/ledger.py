@@ -1,0 +1,144 @@
+"""The load ledger (``raw._loads``), file digests and quarantine bookkeeping.
+
+A file is identified by its path relative to the extracts root. The latest
+load of a path is the one no later load replaced. A file whose sha256 equals
+that latest load's is skipped; a file with other bytes replaces every row the
+earlier version wrote (in the same transaction as the new rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.loading.schema import qualified, tables_of
+
+_CHUNK = 1 << 20
+
+LOADS = qualified("_loads")
+QUARANTINE = qualified("_quarantine")
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Size and sha256 of a file's bytes."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PreviousLoad:
+    """The latest load of a file path."""
+
+    load_id: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Everything a loader stamps on the rows of one file load."""
+
+    load_id: str
+    source: str
+    file: str  # relative path
+    file_day: date | None
+    loaded_at: datetime  # naive UTC
+
+    @property
+    def lineage_params(self) -> list[object]:
+        """Parameters for ``_load_id, _file, _file_day`` then ``_loaded_at``."""
+        return [self.load_id, self.file, self.file_day, self.loaded_at]
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What one file load wrote."""
+
+    rows_loaded: int
+    rows_quarantined: int
+    table_rows: dict[str, int]
+
+
+def utc_now() -> datetime:
+    """The current time as a naive UTC timestamp (the warehouse convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_load_id() -> str:
+    """A fresh, unique load id."""
+    return uuid.uuid4().hex
+
+
+def file_digest(path: Path) -> Digest:
+    """sha256 and size of a file, streamed in 1 MiB chunks."""
+    sha = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return Digest(sha.hexdigest(), size)
+
+
+def latest_load(con: duckdb.DuckDBPyConnection, file: str) -> PreviousLoad | None:
+    """The latest (not replaced) load of ``file``, if it was ever loaded."""
+    row = con.execute(
+        f"""
+        SELECT load_id, sha256 FROM {LOADS} AS l
+        WHERE file = ?
+          AND NOT EXISTS (SELECT 1 FROM {LOADS} AS r WHERE r.replaced_load_id = l.load_id)
+        ORDER BY loaded_at DESC
+        LIMIT 1
+        """,
+        [file],
+    ).fetchone()
+    return PreviousLoad(row[0], row[1]) if row else None
+
+
+def delete_file_rows(con: duckdb.DuckDBPyConnection, source: str, file: str) -> None:
+    """Delete every row an earlier load of ``file`` wrote (data and quarantine)."""
+    for table in tables_of(source):
+        con.execute(f"DELETE FROM {qualified(table)} WHERE _file = ?", [file])
+    con.execute(
+        f"DELETE FROM {QUARANTINE} WHERE file = ? AND _load_id IS NOT NULL",
+        [file],
+    )
+
+
+def quarantine_file(con: duckdb.DuckDBPyConnection, ctx: LoadContext, reason: str) -> FileCounts:
+    """Quarantine a whole file as one row (line_number null)."""
+    con.execute(
+        f"INSERT INTO {QUARANTINE} VALUES (?, ?, NULL, NULL, ?, ?, ?)",
+        [ctx.source, ctx.file, reason, ctx.load_id, ctx.loaded_at],
+    )
+    return FileCounts(rows_loaded=0, rows_quarantined=1, table_rows={})
+
+
+def record_load(
+    con: duckdb.DuckDBPyConnection,
+    ctx: LoadContext,
+    digest: Digest,
+    counts: FileCounts,
+    replaced: PreviousLoad | None,
+) -> None:
+    """Append the ledger row of a file load (last step before COMMIT)."""
+    con.execute(
+        f"INSERT INTO {LOADS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ctx.load_id,
+            ctx.source,
+            ctx.file,
+            digest.size,
+            digest.sha256,
+            counts.rows_loaded,
+            counts.rows_quarantined,
+            replaced.load_id if replaced else None,
+            ctx.loaded_at,
+        ],
+    )

@@ -1,0 +1,147 @@
+"""DDL of schema ``raw`` (see ``docs/raw_schema.md``): data tables and bookkeeping.
+
+Raw tables deliberately have no PRIMARY KEY or other constraint: a key makes
+bulk inserts 4-6x slower and uniqueness is staging's business (the contract
+allows the same event to arrive twice).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from orchestration.layout import SOURCES, Source
+
+SCHEMA = "raw"
+
+#: Lineage columns appended to every data table.
+LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_load_id", "varchar"),
+    ("_file", "varchar"),
+    ("_file_day", "date"),
+    ("_row_number", "bigint"),
+    ("_loaded_at", "timestamp"),
+)
+
+TEMPLATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("account_id", "varchar"),
+    ("template_name", "varchar"),
+    ("language", "varchar"),
+    ("category", "varchar"),
+    ("status", "varchar"),
+    ("components", "json"),
+)
+
+WEBHOOK_DELIVERY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("delivery_id", "varchar"),
+    ("received_at", "timestamp"),
+    ("body", "json"),
+)
+
+WEBHOOK_STATUS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("delivery_id", "varchar"),
+    ("received_at", "timestamp"),
+    ("entry_id", "varchar"),
+    ("wamid", "varchar"),
+    ("status", "varchar"),
+    ("status_at", "timestamp"),
+    ("recipient_id", "varchar"),
+    ("recipient_user_id", "varchar"),
+    ("error_code", "bigint"),
+    ("error_title", "varchar"),
+    ("error_details", "varchar"),
+    ("error_count", "integer"),
+    ("conversation_id", "varchar"),
+    ("conversation_origin", "varchar"),
+    ("is_billable", "boolean"),
+    ("pricing_model", "varchar"),
+    ("pricing_type", "varchar"),
+    ("pricing_category", "varchar"),
+)
+
+WEBHOOK_MESSAGE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("delivery_id", "varchar"),
+    ("received_at", "timestamp"),
+    ("entry_id", "varchar"),
+    ("message_id", "varchar"),
+    ("from_number", "varchar"),
+    ("message_type", "varchar"),
+    ("message_at", "timestamp"),
+    ("context_wamid", "varchar"),
+    ("button_payload", "varchar"),
+    ("button_text", "varchar"),
+    ("interactive_type", "varchar"),
+    ("interactive_reply_id", "varchar"),
+    ("interactive_reply_title", "varchar"),
+    ("text_body", "varchar"),
+)
+
+LOADS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("load_id", "varchar"),
+    ("source", "varchar"),
+    ("file", "varchar"),
+    ("size_bytes", "bigint"),
+    ("sha256", "varchar"),
+    ("rows_loaded", "bigint"),
+    ("rows_quarantined", "bigint"),
+    ("replaced_load_id", "varchar"),
+    ("loaded_at", "timestamp"),
+)
+
+QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "varchar"),
+    ("file", "varchar"),
+    ("line_number", "bigint"),
+    ("raw_text", "varchar"),
+    ("reason", "varchar"),
+    ("_load_id", "varchar"),
+    ("quarantined_at", "timestamp"),
+)
+
+
+def tabular_columns(source: Source) -> tuple[tuple[str, str], ...]:
+    """Contract columns of a tabular source with their DuckDB types."""
+    return tuple((c.name, c.type.value) for c in source.columns)
+
+
+def _data_tables() -> dict[str, tuple[tuple[str, str], ...]]:
+    tables: dict[str, tuple[tuple[str, str], ...]] = {}
+    for source in SOURCES.values():
+        if source.columns:
+            tables[source.name] = tabular_columns(source)
+    tables["templates"] = TEMPLATE_COLUMNS
+    tables["webhook_deliveries"] = WEBHOOK_DELIVERY_COLUMNS
+    tables["webhook_statuses"] = WEBHOOK_STATUS_COLUMNS
+    tables["webhook_messages"] = WEBHOOK_MESSAGE_COLUMNS
+    return {name: cols + LINEAGE_COLUMNS for name, cols in tables.items()}
+
+
+#: Every data table of schema ``raw`` (name -> columns incl. lineage).
+DATA_TABLES: dict[str, tuple[tuple[str, str], ...]] = _data_tables()
+
+#: Bookkeeping tables.
+BOOKKEEPING_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "_loads": LOADS_COLUMNS,
+    "_quarantine": QUARANTINE_COLUMNS,
+}
+
+
+def tables_of(source: str) -> tuple[str, ...]:
+    """The raw data tables a source writes (all carry ``_file``)."""
+    if source == "webhooks":
+        return ("webhook_deliveries", "webhook_statuses", "webhook_messages")
+    if source in DATA_TABLES:
+        return (source,)
+    raise KeyError(f"unknown source {source!r}")
+
+
+def qualified(table: str) -> str:
+    """``raw.<table>`` with the table name quoted."""
+    return f'{SCHEMA}."{table}"'
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schema ``raw`` and all its tables if they are missing (idempotent)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    for name, columns in {**DATA_TABLES, **BOOKKEEPING_TABLES}.items():
+        cols = ", ".join(f'"{col}" {typ}' for col, typ in columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({cols})")

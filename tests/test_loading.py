@@ -1,0 +1,955 @@
+"""Tests of ``orchestration.loading``: raw extracts into schema ``raw``.
+
+Every extract file here is small and hand-made inside ``tmp_path``; the real
+Meta webhook bodies come from ``tests/fixtures/meta_webhooks`` (MIT, see its
+NOTICE.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from orchestration.layout import SOURCES
+from orchestration.loading import (
+    UNKNOWN_FILE_REASON,
+    LoadResult,
+    ensure_raw_schema,
+    load_source,
+    record_unknown_files,
+)
+from orchestration.loading import ledger as ledger_module
+from orchestration.loading.schema import DATA_TABLES
+
+SAMPLES = Path(__file__).parent / "fixtures" / "meta_webhooks"
+
+DISPATCH_HEADER = (
+    "dispatch_id,account_id,campaign_id,send_id,user_id,phone_number,attempted_at,"
+    "result,wamid,drop_code,meta_error_code,meta_error_title"
+)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "extracts"
+    path.mkdir()
+    return path
+
+
+def put(root: Path, rel: str, content: str | bytes) -> Path:
+    """Write an extract file (gzip-compressed when the name ends in .gz)."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    if rel.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)  # same content, same bytes
+    path.write_bytes(data)
+    return path
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list:
+    return con.execute(sql, params or []).fetchall()
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    assert row is not None
+    return row[0] if len(row) == 1 else row
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, file: str) -> list[tuple[int | None, str, str]]:
+    """(line_number, raw_text, reason) of a file's quarantine rows, by line."""
+    return rows(
+        con,
+        "SELECT line_number, raw_text, reason FROM raw._quarantine WHERE file = ? "
+        "ORDER BY line_number NULLS FIRST",
+        [file],
+    )
+
+
+def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Row counts of every raw table plus the ledger and quarantine contents."""
+    counts = {t: one(con, f'SELECT count(*) FROM raw."{t}"') for t in DATA_TABLES}
+    counts["_loads"] = rows(con, "SELECT * FROM raw._loads ORDER BY load_id")
+    counts["_quarantine"] = rows(
+        con, "SELECT * FROM raw._quarantine ORDER BY file, line_number NULLS FIRST, reason"
+    )
+    return counts
+
+
+def dispatch(i: int, attempted_at: str = "2026-10-01T09:00:00Z", code: str = "") -> str:
+    result, wamid, drop = ("DROPPED", "", "META_API_ERROR") if code else ("SENT", f"wamid.{i}", "")
+    person = f"d{i},acc_01,cmp_1,snd_1,u{i},+9053200000{i:02d}"
+    return f"{person},{attempted_at},{result},{wamid},{drop},{code},"
+
+
+def envelope(delivery_id: str, body: Any, received_at: str = "2026-10-01T09:14:03.512Z") -> str:
+    return json.dumps({"delivery_id": delivery_id, "received_at": received_at, "body": body})
+
+
+def status_body(*statuses: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> dict:
+    value: dict[str, Any] = {"messaging_product": "whatsapp", "statuses": list(statuses)}
+    if messages is not None:
+        value["messages"] = messages
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+# -- schema --------------------------------------------------------------------------------
+
+
+def test_ensure_raw_schema_is_idempotent_and_matches_the_doc(con):
+    ensure_raw_schema(con)
+    ensure_raw_schema(con)
+    tables = {
+        r[0] for r in rows(con, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'")
+    }
+    assert tables == {
+        *(name for name, s in SOURCES.items() if s.columns),
+        "templates",
+        "webhook_deliveries",
+        "webhook_statuses",
+        "webhook_messages",
+        "_loads",
+        "_quarantine",
+    }
+    dispatch_cols = rows(
+        con,
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE schema_name = 'raw' AND table_name = 'dispatches' ORDER BY column_index",
+    )
+    assert dispatch_cols[6] == ("attempted_at", "TIMESTAMP")
+    assert dispatch_cols[10] == ("meta_error_code", "BIGINT")
+    assert [c for c, _ in dispatch_cols[-5:]] == [
+        "_load_id", "_file", "_file_day", "_row_number", "_loaded_at",
+    ]  # fmt: skip
+    conversions = dict(
+        rows(
+            con,
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = 'raw' AND table_name = 'conversions'",
+        )
+    )
+    assert conversions["revenue"] == "DECIMAL(18,4)"
+    # no constraints on raw tables (a PRIMARY KEY slows bulk loads 4-6x)
+    assert one(con, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'raw'") == 0
+
+
+# -- tabular -------------------------------------------------------------------------------
+
+
+def test_csv_rows_load_typed_and_every_malformed_row_is_quarantined_whole(con, root):
+    lines = [
+        DISPATCH_HEADER,  # 1
+        dispatch(1),  # 2
+        dispatch(2, "2026-10-01T12:00:00+03:00", code="131049"),  # 3
+        dispatch(3, "2026-10-01 09:30:00"),  # 4  no offset: read as UTC
+        dispatch(4, "2026-13-45T09:00:00Z"),  # 5  bad timestamp
+        dispatch(5, code="abc"),  # 6  non-numeric code
+        dispatch(6, code="12.5"),  # 7  not an integer
+        "d7,acc_01,cmp_1,snd_1,u7,+905320000007,2026-10-01T09:00:00Z,SENT,wamid.7",  # 8 too few
+        "",  # 9  blank line: ignored
+        dispatch(8).replace("d8,", ",", 1),  # 10 missing key
+        "d9,acc_01,cmp_1,snd_1,u9,+905320000009,2026-10-01T09:00:00Z,DROPPED,,"  # 11-12: one
+        'META_API_ERROR,131049,"two-line ""quoted""\ntitle"',  # record on two lines
+        dispatch(10) + ",extra,fields",  # 13 too many columns
+        dispatch(11, "not-a-time", code="x1"),  # 14 two bad fields: both named
+        'd12,acc_01,cmp_1,snd_1,u12,"+90532 unterminated,2026-10-01T09:00:00Z,SENT,w,,,',  # 15
+    ]
+    rel = "dispatches/dispatches-2026-10-01.csv"
+    put(root, rel, "\n".join(lines) + "\n")
+
+    result = load_source(con, root, "dispatches")
+
+    assert (result.files_seen, result.files_loaded, result.rows_loaded) == (1, 1, 4)
+    assert result.rows_quarantined == 8
+    assert result.rows_loaded + result.rows_quarantined == 12  # data records in the file
+    loaded = rows(
+        con,
+        "SELECT dispatch_id, attempted_at, meta_error_code, meta_error_title, _row_number, "
+        "_file, _file_day FROM raw.dispatches ORDER BY _row_number",
+    )
+    # _row_number: ordinal among the records the CSV reader parsed
+    assert [(r[0], r[4]) for r in loaded] == [("d1", 1), ("d2", 2), ("d3", 3), ("d9", 8)]
+    by_id = {r[0]: r for r in loaded}
+    assert by_id["d1"][1] == datetime(2026, 10, 1, 9, 0)
+    assert by_id["d2"][1] == datetime(2026, 10, 1, 9, 0)  # +03:00 converted to UTC
+    assert by_id["d2"][2] == 131049
+    assert by_id["d3"][1] == datetime(2026, 10, 1, 9, 30)  # no offset: UTC
+    assert by_id["d9"][3] == 'two-line "quoted"\ntitle'
+    assert by_id["d1"][5:] == (rel, date(2026, 10, 1))
+
+    q = quarantine(con, rel)
+    assert [(line, reason) for line, _, reason in q] == [
+        (5, 'bad timestamp in attempted_at: "2026-13-45T09:00:00Z"'),
+        (6, 'non-numeric integer in meta_error_code: "abc"'),
+        (7, 'non-numeric integer in meta_error_code: "12.5"'),
+        (8, "wrong column count (Expected Number of Columns: 12 Found: 9)"),
+        (10, "missing key dispatch_id"),
+        (13, "wrong column count (Expected Number of Columns: 12 Found: 14)"),
+        (
+            14,
+            'bad timestamp in attempted_at: "not-a-time"; '
+            'non-numeric integer in meta_error_code: "x1"',
+        ),
+        (15, "unterminated or stray quote (Value with unterminated quote found.)"),
+    ]
+    raw_text = {line: text for line, text, _ in q}
+    assert raw_text[5] == lines[4]
+    assert raw_text[8] == lines[7]
+    assert raw_text[10] == lines[9]
+    assert raw_text[13] == lines[11]
+    assert raw_text[14] == lines[12]  # after a two-line record: still the physical line
+    assert raw_text[15] == lines[13]
+    # a quarantined row is never loaded with the bad field nulled
+    assert (
+        one(con, "SELECT count(*) FROM raw.dispatches WHERE dispatch_id IN ('d4','d5','d6')") == 0
+    )
+
+
+def test_physical_line_numbers_with_blank_lines_and_single_line_records(con, root):
+    lines = [
+        DISPATCH_HEADER,  # 1
+        dispatch(1),  # 2
+        "",  # 3
+        "x,y",  # 4  wrong column count
+        dispatch(2, "2026-02-30T00:00:00Z"),  # 5  bad timestamp
+        "",  # 6
+        dispatch(3, code="1e3"),  # 7  not an integer
+        dispatch(4),  # 8
+    ]
+    rel = "dispatches/dispatches-2026-10-01.csv.gz"
+    put(root, rel, "\n".join(lines))
+    result = load_source(con, root, "dispatches")
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 3)
+    assert quarantine(con, rel) == [
+        (4, "x,y", "wrong column count (Expected Number of Columns: 12 Found: 2)"),
+        (5, lines[4], 'bad timestamp in attempted_at: "2026-02-30T00:00:00Z"'),
+        (7, lines[6], 'non-numeric integer in meta_error_code: "1e3"'),
+    ]
+    assert rows(con, "SELECT dispatch_id, _row_number FROM raw.dispatches ORDER BY 2") == [
+        ("d1", 1),
+        ("d4", 4),
+    ]
+
+
+def test_counts_add_up_for_every_tabular_source(con, root):
+    files = {
+        "accounts": (
+            "accounts/accounts.csv",
+            "account_id,account_name,industry,country,timezone,currency\n"
+            "acc_01,Acme,retail,TR,Europe/Istanbul,TRY\n"
+            "acc_02,Globex,travel,DE,Europe/Berlin,EUR\n"
+            ",Nobody,media,US,America/New_York,USD\n",
+            2,
+        ),
+        "campaigns": (
+            "campaigns/campaigns-2026-10-01.csv",
+            "campaign_id,account_id,campaign_name,campaign_type,template_name,"
+            "template_language,template_category,goal_event,conversion_window_hours,created_at\n"
+            "cmp_1,acc_01,Autumn,one_time,autumn_sale,en_US,MARKETING,purchase,72,"
+            "2026-09-30T10:00:00Z\n"
+            "cmp_2,acc_01,Daily,automated,daily,tr,UTILITY,sign_up,forty,2026-09-30T10:00:00Z\n",
+            1,
+        ),
+        "clicks": (
+            "clicks/clicks-2026-10-01.csv.gz",
+            "click_id,wamid,clicked_at,url,button_id,card_index\n"
+            "k1,wamid.1,2026-10-01T10:00:00Z,https://shop.example/a,b_shop,\n"
+            "k2,wamid.2,2026-10-01T10:00:00Z,https://shop.example/p/1,c0_buy,0\n"
+            "k3,wamid.3,2026-10-01T10:00:00Z,https://shop.example/p/2,c1_buy,first\n",
+            2,
+        ),
+        "conversions": (
+            "conversions/conversions-2026-10-02.csv",
+            "event_id,account_id,user_id,event_name,occurred_at,revenue,currency\n"
+            "e1,acc_01,u1,purchase,2026-10-02T08:00:00Z,199.90,TRY\n"
+            "e2,acc_01,u2,sign_up,2026-10-02T08:00:00Z,,\n"
+            "e3,acc_01,u3,purchase,2026-10-02T08:00:00Z,12,5 TRY,TRY\n"
+            "e4,acc_01,u4,purchase,2026-10-02T08:00:00Z,ten,TRY\n",
+            2,
+        ),
+        "unsubscribes": (
+            "unsubscribes/unsubscribes-2026-10-02.csv",
+            "unsubscribe_id,account_id,user_id,occurred_at,source,wamid\n"
+            "x1,acc_01,u1,2026-10-02T08:00:00Z,button,wamid.1\n"
+            "x2,acc_01,u2,yesterday,link,\n",
+            1,
+        ),
+    }
+    for source, (rel, text, good) in files.items():
+        put(root, rel, text)
+        data_rows = len(text.strip().splitlines()) - 1
+        result = load_source(con, root, source)
+        assert result.rows_loaded == good, source
+        assert result.rows_loaded + result.rows_quarantined == data_rows, source
+        assert one(con, f"SELECT count(*) FROM raw.{source}") == good
+        assert one(con, "SELECT count(*) FROM raw._quarantine WHERE file = ?", [rel]) == (
+            data_rows - good
+        )
+    assert one(con, "SELECT _file_day FROM raw.accounts LIMIT 1") is None
+    assert one(con, "SELECT card_index FROM raw.clicks WHERE click_id = 'k2'") == 0
+    assert one(con, "SELECT revenue FROM raw.conversions WHERE event_id = 'e1'") == Decimal("199.9")
+    assert [r[2] for r in quarantine(con, "conversions/conversions-2026-10-02.csv")] == [
+        "wrong column count (Expected Number of Columns: 7 Found: 8)",
+        'non-numeric decimal in revenue: "ten"',
+    ]
+    assert [r[2] for r in quarantine(con, "campaigns/campaigns-2026-10-01.csv")] == [
+        'non-numeric integer in conversion_window_hours: "forty"'
+    ]
+
+
+def test_extra_and_reordered_columns_and_crlf(con, root):
+    text = (
+        "note,attempted_at,dispatch_id,account_id,campaign_id,send_id,user_id,phone_number,"
+        "result,wamid,drop_code,meta_error_code,meta_error_title,more\r\n"
+        "hi,2026-10-01T09:00:00Z,d1,acc_01,cmp_1,snd_1,u1,+905320000001,SENT,wamid.1,,,,x\r\n"
+    )
+    put(root, "dispatches/dispatches-2026-10-01.csv", text)
+    assert load_source(con, root, "dispatches").rows_loaded == 1
+    assert rows(con, "SELECT dispatch_id, wamid, attempted_at FROM raw.dispatches") == [
+        ("d1", "wamid.1", datetime(2026, 10, 1, 9, 0))
+    ]
+
+
+def test_timestamps_are_utc_whatever_the_session_time_zone(con, root):
+    con.execute("SET TimeZone = 'America/New_York'")
+    put(
+        root,
+        "dispatches/dispatches-2026-10-01.csv",
+        "\n".join([DISPATCH_HEADER, dispatch(1, "2026-10-01 09:00:00"), dispatch(2)]),
+    )
+    load_source(con, root, "dispatches")
+    assert [r[0] for r in rows(con, "SELECT attempted_at FROM raw.dispatches")] == [
+        datetime(2026, 10, 1, 9, 0)
+    ] * 2
+
+
+def test_wrong_header_and_unreadable_files_are_quarantined_whole(con, root):
+    good = put(
+        root,
+        "dispatches/dispatches-2026-10-01.csv.gz",
+        "\n".join([DISPATCH_HEADER, dispatch(1), dispatch(2), "d3,too,few"]) + "\n",
+    )
+    truncated = gzip.compress(
+        ("\n".join([DISPATCH_HEADER] + [dispatch(i) for i in range(60)]) + "\n").encode()
+    )
+    (root / "dispatches" / "dispatches-2026-10-02.csv.gz").write_bytes(truncated[:-40])
+    put(
+        root,
+        "dispatches/dispatches-2026-10-03.csv",
+        "dispatch_id,account_id,user_id\nd1,acc_01,u1\n",
+    )
+    (root / "dispatches" / "dispatches-2026-10-04.parquet").write_bytes(b"PAR1 not parquet")
+    put(root, "dispatches/dispatches-2026-10-05.csv", "")
+    mixed = f"{DISPATCH_HEADER}\r\n{dispatch(1)}t\n{dispatch(2)}t\r\n"  # LF and CRLF mixed
+    put(root, "dispatches/dispatches-2026-10-06.csv", mixed)
+
+    result = load_source(con, root, "dispatches")
+
+    assert (result.files_seen, result.files_loaded, result.files_quarantined) == (6, 6, 5)
+    assert result.rows_loaded == 2
+    assert result.rows_quarantined == 1 + 5
+    assert result.bytes_read == sum(p.stat().st_size for p in (root / "dispatches").iterdir())
+    # store_rejects works through gzip: physical line and raw text of the bad line
+    assert quarantine(con, "dispatches/dispatches-2026-10-01.csv.gz") == [
+        (4, "d3,too,few", "wrong column count (Expected Number of Columns: 12 Found: 3)")
+    ]
+    ((line, text, reason),) = quarantine(con, "dispatches/dispatches-2026-10-02.csv.gz")
+    assert (line, text) == (None, None)
+    assert reason.startswith("cannot read file: ") and "GZIP" in reason.upper()
+    assert quarantine(con, "dispatches/dispatches-2026-10-03.csv")[0][2] == (
+        "wrong header: missing columns campaign_id, send_id, phone_number, attempted_at, "
+        "result, wamid, drop_code, meta_error_code, meta_error_title"
+    )
+    assert quarantine(con, "dispatches/dispatches-2026-10-04.parquet")[0][2].startswith(
+        "cannot read file: "
+    )
+    assert "empty file" in quarantine(con, "dispatches/dispatches-2026-10-05.csv")[0][2]
+    assert quarantine(con, "dispatches/dispatches-2026-10-06.csv")[0][2].startswith(
+        "cannot read file: "
+    )
+    ledger_rows = dict(rows(con, "SELECT file, (rows_loaded, rows_quarantined) FROM raw._loads"))
+    assert ledger_rows["dispatches/dispatches-2026-10-01.csv.gz"] == (2, 1)
+    assert ledger_rows["dispatches/dispatches-2026-10-02.csv.gz"] == (0, 1)
+    assert ledger_rows["dispatches/dispatches-2026-10-03.csv"] == (0, 1)
+    assert good.exists()
+    # a quarantined file is not retried while its bytes are the same
+    again = load_source(con, root, "dispatches")
+    assert (again.files_skipped, again.files_loaded) == (6, 0)
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, path: Path, select: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
+
+
+def test_parquet_typed_and_all_text_load_the_same(con, root):
+    typed = """
+        SELECT * FROM (VALUES
+            ('e1', 'acc_01', 'u1', 'purchase', TIMESTAMPTZ '2026-10-02 08:00:00+00',
+             199.9::DECIMAL(18,4), 'TRY', 42::BIGINT),
+            ('e2', 'acc_01', 'u2', 'sign_up', TIMESTAMPTZ '2026-10-02 11:30:00+03', NULL, NULL, 7)
+        ) AS t(event_id, account_id, user_id, event_name, occurred_at, revenue, currency, extra)
+    """
+    text = """
+        SELECT * FROM (VALUES
+            ('2026-10-03T08:00:00Z', 'e1', 'acc_01', 'u1', 'purchase', '199.9', 'TRY'),
+            ('2026-10-03T08:30:00Z', 'e2', 'acc_01', 'u2', 'sign_up', NULL, NULL),
+            ('not a time', 'e3', 'acc_01', 'u3', 'purchase', '5', 'TRY'),
+            ('2026-10-03T08:30:00Z', 'e4', 'acc_01', 'u4', 'purchase', 'five', 'TRY')
+        ) AS t(occurred_at, event_id, account_id, user_id, event_name, revenue, currency)
+    """
+    write_parquet(con, root / "conversions" / "conversions-2026-10-02.parquet", typed)
+    write_parquet(con, root / "conversions" / "conversions-2026-10-03.parquet", text)
+
+    result = load_source(con, root, "conversions")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (4, 2)
+    got = rows(
+        con,
+        "SELECT _file_day, event_id, occurred_at, revenue, currency, _row_number "
+        "FROM raw.conversions ORDER BY _file_day, event_id",
+    )
+    day2, day3 = date(2026, 10, 2), date(2026, 10, 3)
+    assert [(r[0], r[1], r[2], r[4], r[5]) for r in got] == [
+        (day2, "e1", datetime(2026, 10, 2, 8, 0), "TRY", 1),
+        (day2, "e2", datetime(2026, 10, 2, 8, 30), None, 2),
+        (day3, "e1", datetime(2026, 10, 3, 8, 0), "TRY", 1),
+        (day3, "e2", datetime(2026, 10, 3, 8, 30), None, 2),
+    ]
+    assert got[0][3] == got[2][3] == Decimal("199.9")
+    q = quarantine(con, "conversions/conversions-2026-10-03.parquet")
+    assert [(line, reason) for line, _, reason in q] == [
+        (3, 'bad timestamp in occurred_at: "not a time"'),
+        (4, 'non-numeric decimal in revenue: "five"'),
+    ]
+    assert json.loads(q[0][1])["event_id"] == "e3"  # the row, rendered as JSON text
+
+
+# -- ledger --------------------------------------------------------------------------------
+
+
+def sample_tree(root: Path) -> None:
+    """One small file (with a bad row) for every source."""
+    put(
+        root,
+        "dispatches/dispatches-2026-10-01.csv",
+        "\n".join([DISPATCH_HEADER, dispatch(1), dispatch(2), dispatch(3, "bad")]) + "\n",
+    )
+    put(
+        root,
+        "accounts/accounts.csv",
+        "account_id,account_name,industry,country,timezone,currency\n"
+        "acc_01,Acme,retail,TR,Europe/Istanbul,TRY\n",
+    )
+    put(
+        root,
+        "templates/templates-2026-10-01.jsonl",
+        json.dumps({"account_id": "acc_01", "template_name": "t", "language": "tr"}) + "\n{oops\n",
+    )
+    put(
+        root,
+        "webhooks/webhooks-2026-10-01.jsonl.gz",
+        "\n".join(
+            [
+                envelope(
+                    "dl1", status_body({"id": "w1", "status": "sent", "timestamp": "1759309999"})
+                ),
+                envelope("dl2", status_body({"id": "w2", "status": "read", "timestamp": "later"})),
+            ]
+        )
+        + "\n",
+    )
+
+
+def test_loading_twice_changes_nothing(con, root):
+    sample_tree(root)
+    first = {s: load_source(con, root, s) for s in SOURCES}
+    before = snapshot(con)
+    assert sum(r.files_loaded for r in first.values()) == 4
+    second = {s: load_source(con, root, s) for s in SOURCES}
+    assert snapshot(con) == before
+    for result in second.values():
+        assert result.files_loaded == result.rows_loaded == result.rows_quarantined == 0
+        assert result.files_skipped == result.files_seen
+
+
+def test_redelivered_changed_file_replaces_its_rows(con, root):
+    sample_tree(root)
+    for s in SOURCES:
+        load_source(con, root, s)
+    first_id = one(con, "SELECT load_id FROM raw._loads WHERE source = 'dispatches'")
+    # a different file of the same source is left alone by the replacement
+    put(root, "dispatches/dispatches-2026-10-02.csv", "\n".join([DISPATCH_HEADER, dispatch(9)]))
+    put(
+        root,
+        "dispatches/dispatches-2026-10-01.csv",
+        "\n".join([DISPATCH_HEADER, dispatch(1, "2026-10-01T10:00:00Z"), dispatch(4, code="7")]),
+    )
+    put(
+        root,
+        "webhooks/webhooks-2026-10-01.jsonl.gz",
+        envelope("dl1", status_body({"id": "w1", "status": "delivered", "timestamp": "1759310000"}))
+        + "\n",
+    )
+
+    result = load_source(con, root, "dispatches")
+
+    assert (result.files_loaded, result.files_replaced, result.files_skipped) == (2, 1, 0)
+    assert rows(
+        con, "SELECT dispatch_id, attempted_at, _file_day FROM raw.dispatches ORDER BY 1"
+    ) == [
+        ("d1", datetime(2026, 10, 1, 10, 0), date(2026, 10, 1)),
+        ("d4", datetime(2026, 10, 1, 9, 0), date(2026, 10, 1)),
+        ("d9", datetime(2026, 10, 1, 9, 0), date(2026, 10, 2)),
+    ]
+    assert quarantine(con, "dispatches/dispatches-2026-10-01.csv") == []  # old bad row gone
+    ledger_rows = rows(
+        con,
+        "SELECT file, rows_loaded, rows_quarantined, replaced_load_id FROM raw._loads "
+        "WHERE source = 'dispatches' ORDER BY loaded_at",
+    )
+    assert ledger_rows[0] == ("dispatches/dispatches-2026-10-01.csv", 2, 1, None)
+    assert ("dispatches/dispatches-2026-10-01.csv", 2, 0, first_id) in ledger_rows[1:]
+    assert ("dispatches/dispatches-2026-10-02.csv", 1, 0, None) in ledger_rows[1:]
+
+    webhooks = load_source(con, root, "webhooks")
+    assert webhooks.files_replaced == 1
+    assert rows(con, "SELECT wamid, status FROM raw.webhook_statuses") == [("w1", "delivered")]
+    assert one(con, "SELECT count(*) FROM raw.webhook_deliveries") == 1
+    assert one(con, "SELECT count(*) FROM raw._quarantine WHERE source = 'webhooks'") == 0
+
+    # going back to the first bytes is a change too: it replaces again
+    sample_tree(root)
+    assert load_source(con, root, "dispatches").files_replaced == 1
+    assert one(con, "SELECT count(*) FROM raw.dispatches WHERE _file_day = '2026-10-01'") == 2
+
+
+def test_a_crash_mid_file_leaves_nothing_and_the_next_run_loads_it(con, root, monkeypatch):
+    sample_tree(root)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated crash after the inserts")
+
+    monkeypatch.setattr(ledger_module, "record_load", boom)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load_source(con, root, "dispatches")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load_source(con, root, "webhooks")
+    for table in ("dispatches", "webhook_deliveries", "webhook_statuses", "_loads", "_quarantine"):
+        assert one(con, f"SELECT count(*) FROM raw.{table}") == 0, table
+    # temp tables are cleaned up too
+    assert one(con, "SELECT count(*) FROM duckdb_tables() WHERE temporary") == 0
+
+    monkeypatch.undo()
+    assert load_source(con, root, "dispatches").rows_loaded == 2
+    assert load_source(con, root, "webhooks").rows_loaded == 1
+    assert one(con, "SELECT count(*) FROM raw._loads") == 2
+
+    # a crash while replacing keeps the earlier version's rows
+    put(root, "dispatches/dispatches-2026-10-01.csv", "\n".join([DISPATCH_HEADER, dispatch(5)]))
+    monkeypatch.setattr(ledger_module, "record_load", boom)
+    with pytest.raises(RuntimeError):
+        load_source(con, root, "dispatches")
+    assert sorted(r[0] for r in rows(con, "SELECT dispatch_id FROM raw.dispatches")) == ["d1", "d2"]
+    monkeypatch.undo()
+    assert load_source(con, root, "dispatches").files_replaced == 1
+    assert [r[0] for r in rows(con, "SELECT dispatch_id FROM raw.dispatches")] == ["d5"]
+
+
+# -- unknown files -------------------------------------------------------------------------
+
+
+def test_unknown_file_names_are_reported_once(con, root):
+    put(root, "dispatches/dispatches-2026-10-01.csv", "\n".join([DISPATCH_HEADER, dispatch(1)]))
+    put(root, "dispatches/dispatches_2026-10-02.csv", "x")  # wrong name in a known folder
+    put(root, "dispatches/dispatches-2026-13-45.csv", "x")  # not a day
+    put(root, "dispatches/old/dispatches-2026-10-01.csv", "x")  # sub-folder
+    put(root, "campaigns/campaigns-2026-10-01.parquet", "x")  # format not allowed here
+    put(root, "surveys/surveys-2026-10-01.csv", "x")  # unknown folder
+    put(root, "README.txt", "x")  # at the root
+    put(root, "dispatches/.dispatches-2026-10-03.csv.swp", "x")  # hidden: ignored
+    put(root, ".cache/anything", "x")  # hidden folder: ignored
+
+    expected = [
+        "README.txt",
+        "campaigns/campaigns-2026-10-01.parquet",
+        "dispatches/dispatches-2026-13-45.csv",
+        "dispatches/dispatches_2026-10-02.csv",
+        "dispatches/old/dispatches-2026-10-01.csv",
+        "surveys/surveys-2026-10-01.csv",
+    ]
+    assert record_unknown_files(con, root) == expected
+    assert record_unknown_files(con, root) == expected
+    reported = rows(
+        con,
+        "SELECT file, source, line_number, reason FROM raw._quarantine ORDER BY file",
+    )
+    assert reported == [
+        ("README.txt", None, None, UNKNOWN_FILE_REASON),
+        ("campaigns/campaigns-2026-10-01.parquet", "campaigns", None, UNKNOWN_FILE_REASON),
+        ("dispatches/dispatches-2026-13-45.csv", "dispatches", None, UNKNOWN_FILE_REASON),
+        ("dispatches/dispatches_2026-10-02.csv", "dispatches", None, UNKNOWN_FILE_REASON),
+        ("dispatches/old/dispatches-2026-10-01.csv", "dispatches", None, UNKNOWN_FILE_REASON),
+        ("surveys/surveys-2026-10-01.csv", None, None, UNKNOWN_FILE_REASON),
+    ]
+    # unknown names are never loaded
+    assert load_source(con, root, "dispatches").files_seen == 1
+    assert load_source(con, root, "campaigns").files_seen == 0
+
+    (root / "README.txt").unlink()
+    (root / "dispatches" / "dispatches_2026-10-02.csv").rename(
+        root / "dispatches" / "dispatches-2026-10-02.csv"
+    )
+    assert record_unknown_files(con, root) == [e for e in expected[1:] if "_2026" not in e]
+    assert (
+        one(con, f"SELECT count(*) FROM raw._quarantine WHERE reason = '{UNKNOWN_FILE_REASON}'")
+        == 4
+    )
+    # the fixed file is now a normal extract (here: quarantined whole, as it lacks a header)
+    load_source(con, root, "dispatches")
+    assert quarantine(con, "dispatches/dispatches-2026-10-02.csv")[0][2].startswith("wrong header")
+
+
+# -- templates -----------------------------------------------------------------------------
+
+
+def test_templates_jsonl(con, root):
+    components = [
+        {"type": "BODY", "text": "Hi {{1}}"},
+        {
+            "type": "BUTTONS",
+            "buttons": [{"button_id": "b_yes", "type": "QUICK_REPLY", "text": "Yes"}],
+        },
+    ]
+    good = {
+        "account_id": "acc_01",
+        "template_name": "autumn_sale",
+        "language": "en_US",
+        "category": "MARKETING",
+        "status": "APPROVED",
+        "components": components,
+    }
+    lines = [
+        json.dumps(good),  # 1
+        "",  # 2 blank
+        json.dumps({**good, "language": None}),  # 3 missing language
+        '{"account_id": "acc_01", "template_name": "x"',  # 4 truncated
+        "[1, 2]",  # 5 not an object
+        "   ",  # 6 whitespace only: blank
+        json.dumps({"template_name": "minimal", "account_id": "acc_02", "language": "tr"}),  # 7
+    ]
+    rel = "templates/templates-2026-10-01.jsonl"
+    put(root, rel, "\n".join(lines) + "\n")
+
+    result = load_source(con, root, "templates")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 3)
+    got = rows(
+        con,
+        "SELECT account_id, template_name, language, category, status, components, _row_number "
+        "FROM raw.templates ORDER BY _row_number",
+    )
+    assert got[0][:5] == ("acc_01", "autumn_sale", "en_US", "MARKETING", "APPROVED")
+    assert json.loads(got[0][5]) == components
+    assert got[0][6] == 1
+    assert got[1] == ("acc_02", "minimal", "tr", None, None, None, 7)
+    assert quarantine(con, rel) == [
+        (3, lines[2], "missing language"),
+        (4, lines[3], "invalid JSON (malformed or truncated line)"),
+        (5, lines[4], "not a JSON object"),
+    ]
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def test_webhooks_typed_rows_and_malformed_lines(con, root):
+    good_status = {
+        "id": "wamid.A",
+        "status": "delivered",
+        "timestamp": "1759309999",
+        "recipient_id": "905321234567",
+        "conversation": {"id": "c1", "origin": {"type": "marketing"}},
+        "pricing": {"billable": True, "pricing_model": "PMP", "category": "marketing"},
+    }
+    failed = {
+        "id": "wamid.B",
+        "status": "failed",
+        "timestamp": "1759310001",
+        "recipient_id": "491701234567",
+        "errors": [
+            {"code": 131049, "title": "healthy ecosystem", "error_data": {"details": "d"}},
+            {"code": "131026", "title": "second"},
+        ],
+    }
+    reply = {
+        "from": "905321234567",
+        "id": "wamid.IN1",
+        "timestamp": "1759310100",
+        "type": "text",
+        "context": {"from": "15550001111", "id": "wamid.A"},
+        "text": {"body": "hello"},
+    }
+    two_entries = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {"id": "W1", "changes": [
+                {"value": {"statuses": [{"id": "x1", "status": "sent", "timestamp": "1"}]}},
+                {"value": {"statuses": [{"id": "x2", "status": "sent", "timestamp": "2"},
+                                        {"id": "x3", "status": "deleted", "timestamp": "3"}]}},
+            ]},
+            {"id": "W2", "changes": [{"value": {"messages": [dict(reply, id="wamid.IN2")]}}]},
+        ],
+    }  # fmt: skip
+    lines = [
+        envelope("dl1", status_body(good_status, failed, messages=[reply])),  # 1
+        envelope("dl2", two_entries),  # 2
+        "",  # 3 blank
+        envelope("dl3", status_body(good_status))[:-25],  # 4 truncated JSON
+        envelope("dl4", status_body(dict(good_status, timestamp="2025-10-01T00:00:00Z"))),  # 5
+        envelope("dl5", status_body(dict(failed, errors=[{"code": "E42", "title": "x"}]))),  # 6
+        envelope("dl6", status_body(good_status, messages=[dict(reply, timestamp="soon")])),  # 7
+        envelope("dl7", status_body(good_status), received_at="yesterday"),  # 8
+        json.dumps({"delivery_id": "dl8", "received_at": "2026-10-01T09:00:00Z"}),  # 9
+        envelope("dl9", {"object": "whatsapp_business_account"}),  # 10: no entry: fine
+    ]
+    rel = "webhooks/webhooks-2026-10-01.jsonl.gz"
+    put(root, rel, "\n".join(lines) + "\n")
+
+    result = load_source(con, root, "webhooks")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 6)
+    assert result.rows_loaded + result.rows_quarantined == 9  # non-blank lines
+    assert result.table_rows == {
+        "webhook_deliveries": 3,
+        "webhook_statuses": 5,
+        "webhook_messages": 2,
+    }
+    assert [(line, reason) for line, _, reason in quarantine(con, rel)] == [
+        (4, "invalid JSON (malformed or truncated line)"),
+        (5, 'non-numeric status timestamp: "2025-10-01T00:00:00Z"'),
+        (6, 'non-numeric error code: "E42"'),
+        (7, 'non-numeric message timestamp: "soon"'),
+        (8, 'bad received_at: "yesterday"'),
+        (9, "missing body"),
+    ]
+    assert quarantine(con, rel)[0][1] == lines[3]
+    # none of a quarantined line's rows load
+    assert (
+        one(
+            con,
+            "SELECT count(*) FROM raw.webhook_deliveries WHERE delivery_id IN ('dl4','dl5','dl6')",
+        )
+        == 0
+    )
+    statuses = {
+        r[0]: r[1:]
+        for r in rows(
+            con,
+            "SELECT wamid, delivery_id, received_at, entry_id, status, status_at, error_code, "
+            "error_title, error_details, error_count, conversation_id, conversation_origin, "
+            "is_billable, pricing_model, pricing_type, pricing_category, _row_number "
+            "FROM raw.webhook_statuses",
+        )
+    }
+    assert statuses["wamid.A"] == (
+        "dl1", datetime(2026, 10, 1, 9, 14, 3, 512000), "WABA1", "delivered", utc(1759309999),
+        None, None, None, 0, "c1", "marketing", True, "PMP", None, "marketing", 1,
+    )  # fmt: skip
+    assert statuses["wamid.B"][3:9] == (
+        "failed", utc(1759310001), 131049, "healthy ecosystem", "d", 2,
+    )  # fmt: skip
+    assert statuses["wamid.B"][9:15] == (None,) * 6
+    assert {k: (v[2], v[3]) for k, v in statuses.items() if k.startswith("x")} == {
+        "x1": ("W1", "sent"),
+        "x2": ("W1", "sent"),
+        "x3": ("W1", "deleted"),  # unknown status values are kept
+    }
+    messages = rows(
+        con,
+        "SELECT message_id, entry_id, from_number, message_type, message_at, context_wamid, "
+        "text_body, _row_number FROM raw.webhook_messages ORDER BY message_id",
+    )
+    assert messages == [
+        ("wamid.IN1", "WABA1", "905321234567", "text", utc(1759310100), "wamid.A", "hello", 1),
+        ("wamid.IN2", "W2", "905321234567", "text", utc(1759310100), "wamid.A", "hello", 2),
+    ]
+    body = one(con, "SELECT body FROM raw.webhook_deliveries WHERE delivery_id = 'dl2'")
+    assert json.loads(body) == two_entries
+
+
+def test_jsonl_line_endings_and_unreadable_lines(con, root):
+    a = envelope("dl1", status_body({"id": "w1", "status": "sent", "timestamp": "1"}))
+    b = envelope("dl2", status_body({"id": "w2", "status": "sent", "timestamp": "2"}))
+    # CRLF throughout
+    put(root, "webhooks/webhooks-2026-10-01.jsonl", f"{a}\r\n\r\n{b}\r\n")
+    # LF and CRLF mixed, plus a stray CR inside a line: the exact fallback reader
+    put(root, "webhooks/webhooks-2026-10-02.jsonl.gz", f"{a}\n{b}\r\noops\rmore\n{a}")
+    # a NUL byte: the reader rejects the line, it is quarantined with the reader's error
+    put(root, "webhooks/webhooks-2026-10-03.jsonl", f"{a}\n{b[:-1]}\x00}}\n{a}\n")
+    # a truncated gzip: the whole file is quarantined, the others load
+    truncated = gzip.compress(("\n".join([a, b] * 50) + "\n").encode())[:-30]
+    (root / "webhooks" / "webhooks-2026-10-04.jsonl.gz").write_bytes(truncated)
+
+    result = load_source(con, root, "webhooks")
+
+    assert (result.files_loaded, result.files_quarantined) == (4, 1)
+    ((line, text, reason),) = quarantine(con, "webhooks/webhooks-2026-10-04.jsonl.gz")
+    assert line is None and text is None and reason.startswith("cannot read file: ")
+    per_file = dict(
+        rows(con, "SELECT _file_day, list(_row_number ORDER BY _row_number) FROM "
+             "raw.webhook_deliveries GROUP BY 1")
+    )  # fmt: skip
+    assert per_file == {
+        date(2026, 10, 1): [1, 3],
+        date(2026, 10, 2): [1, 2, 4],
+        date(2026, 10, 3): [1, 3],
+    }
+    assert quarantine(con, "webhooks/webhooks-2026-10-02.jsonl.gz") == [
+        (3, "oops\rmore", "invalid JSON (malformed or truncated line)")
+    ]
+    ((line, text, reason),) = quarantine(con, "webhooks/webhooks-2026-10-03.jsonl")
+    assert line == 2 and "\x00" in text and reason.startswith("unreadable line: ")
+
+
+def sample_bodies() -> dict[str, dict[str, Any]]:
+    """Every real webhook body of the fixtures, by '<file stem>/<name>'."""
+    bodies = {}
+    for path in sorted(SAMPLES.glob("*.json")):
+        data = json.loads(path.read_text())
+        if "object" in data:
+            bodies[path.stem] = data
+        else:
+            bodies.update({f"{path.stem}/{name}": body for name, body in data.items()})
+    return bodies
+
+
+def test_real_meta_webhook_payloads(con, root):
+    bodies = sample_bodies()
+    assert len(bodies) == 10
+    put(
+        root,
+        "webhooks/webhooks-2026-10-01.jsonl",
+        "\n".join(envelope(name, body) for name, body in bodies.items()) + "\n",
+    )
+
+    result = load_source(con, root, "webhooks")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (10, 0)
+    assert result.table_rows["webhook_statuses"] == 8
+    assert result.table_rows["webhook_messages"] == 2
+    stored = dict(rows(con, "SELECT delivery_id, body FROM raw.webhook_deliveries"))
+    assert {k: json.loads(v) for k, v in stored.items()} == bodies
+
+    cols = (
+        "entry_id, wamid, status, status_at, recipient_id, recipient_user_id, error_code, "
+        "error_title, error_details, error_count, conversation_id, conversation_origin, "
+        "is_billable, pricing_model, pricing_type, pricing_category"
+    )
+    statuses = {
+        r[0]: r[1:] for r in rows(con, f"SELECT delivery_id, {cols} FROM raw.webhook_statuses")
+    }
+    # legacy CBP pricing, conversation with origin
+    assert statuses["pywa-message_status/sent"] == (
+        "5467539754836534", "wamid.xyzxyz", "sent", utc(1698266945), "972987654321", None,
+        None, None, None, 0, "7270432eae37498234f4444b35ffc5", "service",
+        True, "CBP", None, "service",
+    )  # fmt: skip
+    assert statuses["pywa-message_status/read"][2:4] == ("read", utc(1689380458))
+    assert statuses["pywa-message_status/with_tracker"][13] == "CBP"
+    # failed, no conversation / pricing
+    assert statuses["pywa-message_status/failed"] == (
+        "5467539754836534", "wamid.xyzxyz", "failed", utc(1689380458), "972987654321", None,
+        130472, "User's number is part of an experiment",
+        "Failed to send message because this user's phone number is part of an experiment",
+        1, None, None, None, None, None, None,
+    )  # fmt: skip
+    # PMP with pricing.type, business-scoped user id
+    assert statuses["whatsapp-api-js-v25-sent"] == (
+        "1", "ABGGFlA5Fpa", "sent", utc(1504902988), "16315551181", "US.13491208655302741918",
+        None, None, None, 0, "CONVERSATION_ID", "marketing", True, "PMP", "regular", "marketing",
+    )  # fmt: skip
+    # a status without conversation or pricing
+    assert statuses["whatsapp-api-js-v25-read"] == (
+        "1", "ABGGFlA5Fpa", "read", utc(1504902988), "16315551181", "US.13491208655302741918",
+        None, None, None, 0, None, None, None, None, None, None,
+    )  # fmt: skip
+    # failed with error_data.details
+    media = statuses["whatsapp-business-java-api-mediaUploadError"]
+    assert media[1:4] == (
+        "wamid.HBgNNTUyNzk5NzAUZBQTI3MzRGRDA3MjgzMDkzNhUCABEYEjNCR2OQA=",
+        "failed",
+        utc(1677783372),
+    )
+    assert media[6:10] == (
+        131053,
+        "Media upload error",
+        "Unsupported Video mime type text/html. Please use one of video/3gpp, video/mp4.",
+        1,
+    )
+
+    messages = {
+        r[0]: r[1:]
+        for r in rows(
+            con,
+            "SELECT delivery_id, entry_id, message_id, from_number, message_type, message_at, "
+            "context_wamid, button_payload, button_text, interactive_type, "
+            "interactive_reply_id, interactive_reply_title, text_body "
+            "FROM raw.webhook_messages",
+        )
+    }
+    # template quick reply: type button, button.payload / button.text
+    assert messages["pywa-callback_button/quick_reply"] == (
+        "5467539754836534", "wamid.xsidjw", "972987654321", "button", utc(1698269027),
+        "wamid.xyzxyz==", "callback_data", "title", None, None, None, None,
+    )  # fmt: skip
+    # interactive button_reply
+    assert messages["pywa-callback_button/button"] == (
+        "5467539754836534", "wamid.xyzxyz", "972987654321", "interactive", utc(1698266730),
+        "wamid.xyzxyz", None, None, "button_reply", "callback_data", "title", None,
+    )  # fmt: skip
+
+
+# -- API -----------------------------------------------------------------------------------
+
+
+def test_load_result_metadata_and_unknown_source(con, root):
+    sample_tree(root)
+    result = load_source(con, root, "webhooks")
+    assert isinstance(result, LoadResult)
+    meta = result.to_metadata()
+    assert meta["source"] == "webhooks"
+    assert meta["files_seen"] == meta["files_loaded"] == 1
+    assert (meta["rows_loaded"], meta["rows_quarantined"]) == (1, 1)
+    assert meta["rows_webhook_statuses"] == 1
+    assert meta["bytes_read"] == (root / "webhooks" / "webhooks-2026-10-01.jsonl.gz").stat().st_size
+    assert all(isinstance(v, int | float | str) for v in meta.values())
+    assert load_source(con, root / "missing", "clicks").files_seen == 0
+    with pytest.raises(ValueError, match="unknown source"):
+        load_source(con, root, "nope")
