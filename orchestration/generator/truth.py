@@ -1,0 +1,325 @@
+"""Ground truth: the marts' numbers, from the simulation's own event tables.
+
+This applies the metric rules of ``shared/contract/marts.md`` with pandas to
+what the simulation exported (never by re-reading the written files), so a
+warehouse built from the extracts must reproduce these figures exactly.
+Codes map back to reasons by inverting the generative tables of
+:mod:`orchestration.generator.catalog`; anything they do not list is an
+*Unmapped Error*.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from orchestration.generator import catalog as cat
+from orchestration.generator.simulate import MS_H, MS_S, World, local_days
+
+KEYS = ["acc", "cmp", "cohort"]
+COUNTS = [
+    "targeted",
+    "sent",
+    "dropped",
+    "delivered",
+    "undelivered",
+    "delivery_pending",
+    "opens",
+    "clicks",
+    "conversions",
+    "revenue_cents",
+    "unsubscribes",
+    "responses",
+]
+
+
+def message_states(w: World) -> pd.DataFrame:
+    """One row per dispatch: cohort day, state flags and dropped/undelivered reason."""
+    d = w.dispatches
+    as_of_s = w.as_of_ms // MS_S
+    out = d[["idx", "acc", "cmp", "uid", "attempted_ms", "sent", "wkey"]].copy()
+    out["cohort"] = local_days(
+        d["attempted_ms"].to_numpy(), d["acc"].to_numpy(), list(w.accounts["timezone"])
+    )
+
+    st = w.statuses
+    st = st[st["known"] & (st["ts"] <= as_of_s)].drop_duplicates(["idx", "status", "ts", "code1"])
+    delivered_idx = st.loc[st["status"].isin(["delivered", "read", "played"]), "idx"].unique()
+    read_idx = st.loc[st["status"] == "read", "idx"].unique()
+    failed = st[st["status"] == "failed"].sort_values(["idx", "ts", "code1"]).drop_duplicates("idx")
+    sent = out["sent"].to_numpy()
+    delivered = sent & np.isin(out["idx"].to_numpy(), delivered_idx)
+    opened = delivered & np.isin(out["idx"].to_numpy(), read_idx)
+    first_failed_code = pd.Series(failed["code1"].to_numpy(), index=failed["idx"].to_numpy())
+    code = first_failed_code.reindex(out["idx"].to_numpy()).to_numpy()
+    has_failed = sent & ~delivered & ~np.isnan(code)
+    old = (w.as_of_ms - out["attempted_ms"].to_numpy()) >= 720 * MS_H
+    report_missing = sent & ~delivered & ~has_failed & old
+    undelivered_reason = np.full(len(out), None, dtype=object)
+    undelivered_reason[has_failed] = (
+        pd.Series(code[has_failed].astype(np.int64))
+        .map(cat.UNDELIVERED_REASON_OF)
+        .fillna(cat.UNMAPPED)
+        .to_numpy()
+    )
+    undelivered_reason[report_missing] = cat.DELIVERY_REPORT_MISSING
+
+    # dropped: the drop code decides, META_API_ERROR by its code
+    by_drop_code = {dc: r for (dc, c), r in cat.DROP_REASON_OF.items() if c is None}
+    by_meta_code = {c: r for (dc, c), r in cat.DROP_REASON_OF.items() if dc == cat.META_API_ERROR}
+    is_meta = (d["drop_code"] == cat.META_API_ERROR).to_numpy()
+    dropped_reason = np.where(
+        is_meta,
+        d["meta_error_code"].map(by_meta_code).to_numpy(),
+        d["drop_code"].map(by_drop_code).to_numpy(),
+    )
+    dropped_reason = np.where(pd.isna(dropped_reason), cat.UNMAPPED, dropped_reason)
+    dropped_reason = np.where(sent, None, dropped_reason)
+    out["delivered"] = delivered
+    out["opened"] = opened
+    out["undelivered"] = has_failed | report_missing
+    out["pending"] = sent & ~out["delivered"] & ~out["undelivered"]
+    out["undelivered_reason"] = undelivered_reason
+    out["dropped_reason"] = dropped_reason
+    return out
+
+
+def attributed_conversions(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """Goal events attributed to their last click whose window contains them."""
+    clicks = valid_clicks(w)
+    ev = w.conversions[w.conversions["occurred_ms"] <= w.as_of_ms].drop_duplicates("key")
+    cand = ev[
+        ["key", "acc", "uid", "event_name", "occurred_ms", "revenue_cents", "currency"]
+    ].merge(
+        clicks[["acc", "uid", "goal", "clicked_ms", "window_ms", "key", "idx"]].rename(
+            columns={"key": "click_key"}
+        ),
+        left_on=["acc", "uid", "event_name"],
+        right_on=["acc", "uid", "goal"],
+    )
+    cand = cand[
+        (cand["clicked_ms"] <= cand["occurred_ms"])
+        & (cand["occurred_ms"] <= cand["clicked_ms"] + cand["window_ms"])
+    ]
+    # latest click; ties: greatest click_id as text (fixed-width hex sorts like the key)
+    best = cand.sort_values(["key", "clicked_ms", "click_key"]).drop_duplicates("key", keep="last")
+    best = best.merge(msgs[["idx", "cmp", "cohort"]], on="idx")
+    acc_currency = w.accounts["currency"].to_numpy()[best["acc"].to_numpy()]
+    best["same_currency"] = best["currency"].to_numpy() == acc_currency
+    best["counted_cents"] = np.where(
+        best["same_currency"], best["revenue_cents"].fillna(0).to_numpy(np.int64), 0
+    )
+    return best
+
+
+def valid_clicks(w: World) -> pd.DataFrame:
+    c = w.clicks
+    return c[c["known"] & (c["clicked_ms"] <= w.as_of_ms)].drop_duplicates("key")
+
+
+def attributed_unsubscribes(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """Every unsubscribe up to as_of with the message it belongs to (idx -1 when none)."""
+    u = w.unsubscribes
+    u = u[u["occurred_ms"] <= w.as_of_ms].drop_duplicates("key").reset_index(drop=True)
+    by_wamid = pd.Series(
+        msgs.loc[msgs["sent"], "idx"].to_numpy(), index=msgs.loc[msgs["sent"], "wkey"].to_numpy()
+    )
+    u["idx"] = by_wamid.reindex(u["wkey"].to_numpy()).fillna(-1).astype(np.int64).to_numpy()
+    u["unknown_wamid"] = (u["wkey"] >= 0) & (u["idx"] < 0)
+    # no known wamid: the latest delivered message to the same customer in the 168 h up to it
+    rest = u[u["idx"] < 0].reset_index()
+    delivered = msgs.loc[msgs["delivered"], ["idx", "acc", "uid", "attempted_ms"]]
+    cand = rest[["index", "acc", "uid", "occurred_ms"]].merge(delivered, on=["acc", "uid"])
+    cand = cand[
+        (cand["attempted_ms"] <= cand["occurred_ms"])
+        & (cand["attempted_ms"] >= cand["occurred_ms"] - 168 * MS_H)
+    ]
+    best = cand.sort_values(["index", "attempted_ms", "idx"]).drop_duplicates("index", keep="last")
+    u.loc[best["index"].to_numpy(), "idx"] = best["idx"].to_numpy()
+    return u
+
+
+def responses(w: World) -> pd.DataFrame:
+    """Inbound replies to known campaign messages, with the (card_index, button_id) chosen."""
+    r = w.replies
+    r = r[r["known"] & (r["ts"] <= w.as_of_ms // MS_S)].drop_duplicates("in_key").copy()
+    b = w.buttons.set_index("bid")
+    pressed = r["bid"].to_numpy() >= 0
+    r["button_id"] = np.where(
+        pressed, b["button_id"].reindex(r["bid"].to_numpy()).to_numpy(), r["payload"].to_numpy()
+    )  # free text: payload is null; unknown payload: the raw payload
+    r["card_index"] = pd.array(
+        b["card_index"].reindex(r["bid"].to_numpy()).to_numpy(), dtype="Int64"
+    )
+    return r
+
+
+def compute_truth(w: World) -> dict:
+    msgs = message_states(w)
+    acc_ids = w.accounts["account_id"].to_numpy()
+    cmp_ids = w.campaigns["campaign_id"].to_numpy()
+
+    daily = msgs.groupby(KEYS).agg(
+        targeted=("idx", "size"),
+        sent=("sent", "sum"),
+        delivered=("delivered", "sum"),
+        undelivered=("undelivered", "sum"),
+        delivery_pending=("pending", "sum"),
+        opens=("opened", "sum"),
+    )
+    daily["dropped"] = daily["targeted"] - daily["sent"]
+
+    cohort_of = msgs.set_index("idx")[["cmp", "cohort"]]
+    clicks = valid_clicks(w).merge(msgs[["idx", "cohort"]], on="idx")
+    clicks["card_index"] = clicks["card_index"].astype("Int64")
+    conv = attributed_conversions(w, msgs)
+    unsub = attributed_unsubscribes(w, msgs)
+    unsub_ok = unsub[unsub["idx"] >= 0].merge(
+        msgs[["idx", "cohort"]], on="idx", suffixes=("_u", "")
+    )
+    unsub_ok["cmp"] = cohort_of["cmp"].reindex(unsub_ok["idx"]).to_numpy()
+    resp = responses(w).merge(msgs[["idx", "cohort"]], on="idx")
+
+    daily["clicks"] = clicks.groupby(KEYS).size()
+    daily["conversions"] = conv.groupby(KEYS).size()
+    daily["revenue_cents"] = conv.groupby(KEYS)["counted_cents"].sum()
+    daily["unsubscribes"] = unsub_ok.groupby(KEYS).size()
+    daily["responses"] = resp.groupby(KEYS).size()
+    daily = daily.fillna(0).astype(np.int64).reset_index()
+
+    def label(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        df.insert(0, "account_id", acc_ids[df["acc"].to_numpy()])
+        df.insert(1, "campaign_id", cmp_ids[df["cmp"].to_numpy()])
+        if "cohort" in df:
+            df.insert(2, "cohort_date", _dates(df["cohort"].to_numpy()))
+        return df.drop(columns=[c for c in ("acc", "cmp", "cohort") if c in df])
+
+    totals = (
+        daily.groupby("cmp")[COUNTS]
+        .sum()
+        .reindex(w.campaigns["cmp"], fill_value=0)
+        .reset_index()
+        .assign(acc=w.campaigns["acc"].to_numpy())
+    )
+
+    def metrics(df: pd.DataFrame) -> list[dict]:
+        df = label(df)
+        df["revenue"] = df.pop("revenue_cents") / 100
+        order = ["account_id", "campaign_id"] + (["cohort_date"] if "cohort_date" in df else [])
+        df = df[order + [c if c != "revenue_cents" else "revenue" for c in COUNTS]]
+        return _records(df.sort_values(order))
+
+    dropped = (
+        msgs[~msgs["sent"]]
+        .groupby([*KEYS, "dropped_reason"])
+        .size()
+        .rename("messages")
+        .reset_index()
+    )
+    undelivered = (
+        msgs[msgs["undelivered"]]
+        .groupby([*KEYS, "undelivered_reason"])
+        .size()
+        .rename("messages")
+        .reset_index()
+    )
+
+    link = (
+        clicks.groupby([*KEYS, "url", "button_id", "card_index"], dropna=False)
+        .agg(clicks=("key", "size"), unique_clickers=("uid", "nunique"))
+        .reset_index()
+    )
+    resp_keys = [*KEYS, "card_index", "button_id"]
+    resp_rows = resp.groupby(resp_keys, dropna=False).agg(
+        responses=("in_key", "size"), unique_responders=("uid", "nunique")
+    )
+    conv_by_user = conv.groupby(["cmp", "cohort", "uid"]).size().rename("n")
+    responders = resp[[*resp_keys, "uid"]].drop_duplicates()
+    responders["n"] = (
+        conv_by_user.reindex(pd.MultiIndex.from_frame(responders[["cmp", "cohort", "uid"]]))
+        .fillna(0)
+        .to_numpy(np.int64)
+    )
+    resp_rows["responder_conversions"] = responders.groupby(resp_keys, dropna=False)["n"].sum()
+    resp_rows = resp_rows.reset_index()
+
+    st = w.statuses
+    unknown_statuses = st[~st["known"] & (st["ts"] <= w.as_of_ms // MS_S)].drop_duplicates(
+        ["wkey", "status", "ts", "code1"]
+    )
+    c = w.clicks
+    r = w.replies
+    return {
+        "as_of": datetime.fromtimestamp(w.as_of_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "campaigns": metrics(totals),
+        "campaign_daily": metrics(daily),
+        "dropped_reasons": _records(
+            label(dropped.rename(columns={"dropped_reason": "reason"})).sort_values(
+                ["account_id", "campaign_id", "cohort_date", "reason"]
+            )
+        ),
+        "undelivered_reasons": _records(
+            label(undelivered.rename(columns={"undelivered_reason": "reason"})).sort_values(
+                ["account_id", "campaign_id", "cohort_date", "reason"]
+            )
+        ),
+        "link_clicks": _records(
+            label(link).sort_values(
+                ["account_id", "campaign_id", "cohort_date", "url", "button_id", "card_index"]
+            )
+        ),
+        "responses": _records(
+            label(resp_rows)[
+                [
+                    "account_id",
+                    "campaign_id",
+                    "cohort_date",
+                    "card_index",
+                    "button_id",
+                    "responses",
+                    "unique_responders",
+                    "responder_conversions",
+                ]
+            ].sort_values(["account_id", "campaign_id", "cohort_date", "card_index", "button_id"])
+        ),
+        "data_quality": {
+            "unmapped_codes": int(
+                (msgs["dropped_reason"] == cat.UNMAPPED).sum()
+                + (msgs["undelivered_reason"] == cat.UNMAPPED).sum()
+            ),
+            "currency_mismatches": int((~conv["same_currency"]).sum()),
+            "unattributed_unsubscribes": int((unsub["idx"] < 0).sum()),
+            "unknown_wamids": {
+                "statuses": len(unknown_statuses),
+                "clicks": int((~c["known"] & (c["clicked_ms"] <= w.as_of_ms)).sum()),
+                "replies": int((~r["known"] & (r["ts"] <= w.as_of_ms // MS_S)).sum()),
+                "unsubscribes": int(unsub["unknown_wamid"].sum()),
+            },
+        },
+    }
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(days.astype("datetime64[D]"), unit="D")
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: numpy scalars to Python, missing values to None."""
+    out = []
+    cols = list(df.columns)
+    for row in df.itertuples(index=False, name=None):
+        rec = {}
+        for k, v in zip(cols, row, strict=True):
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+                rec[k] = None
+            elif isinstance(v, np.integer | int) and not isinstance(v, bool):
+                rec[k] = int(v)
+            elif isinstance(v, np.floating | float):
+                rec[k] = round(float(v), 2)
+            else:
+                rec[k] = v
+        out.append(rec)
+    return out
