@@ -14,6 +14,7 @@ BIN := $(VENV)/bin
 EXTRACTS ?= data/extracts
 DAGSTER_PORT ?= 3000
 BENCH_DISPATCHES ?= 1000000
+BENCH_FLAGS ?= --pipeline
 
 DAGSTER_HOME ?= $(CURDIR)/data/dagster
 export UV_PYTHON_DOWNLOADS := never
@@ -54,7 +55,7 @@ dev: setup
 	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 bench: setup
-	$(BIN)/wa-warehouse bench --dispatches $(BENCH_DISPATCHES)
+	$(BIN)/wa-warehouse bench --dispatches $(BENCH_DISPATCHES) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) target logs

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmark generation and loading")
     bench.add_argument("--dispatches", type=int, default=1_000_000)
     bench.add_argument("--workdir", type=Path, default=Path("data/bench"))
+    bench.add_argument(
+        "--pipeline", action="store_true", help="also time a whole `wa-warehouse run`"
+    )
     return parser
 
 
@@ -105,7 +108,7 @@ def _prepare(_: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from orchestration.bench import run_bench
 
-    run_bench(dispatches=args.dispatches, workdir=args.workdir)
+    run_bench(dispatches=args.dispatches, workdir=args.workdir, pipeline=args.pipeline)
     return 0
 
 
