@@ -4,11 +4,16 @@
 {%- endmacro %}
 
 
-{# The additive counts of marts.md, in their published order. #}
+{#
+  The additive counts of marts.md, in their published order, then the
+  project's additions (marketing_opt_out_signals: sent messages with a failed
+  status of code 131050, the user stopped marketing messages).
+#}
 {% macro campaign_count_columns() -%}
     {{ return([
         'targeted', 'sent', 'dropped', 'delivered', 'undelivered', 'delivery_pending',
-        'opens', 'clicks', 'conversions', 'revenue', 'unsubscribes', 'responses'
+        'opens', 'clicks', 'conversions', 'revenue', 'unsubscribes', 'responses',
+        'marketing_opt_out_signals'
     ]) }}
 {%- endmacro %}
 
@@ -65,4 +70,40 @@ final as (
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#
+  The value of the row with the smallest / largest ordering (a list of
+  columns compared in order), e.g. the code of the earliest failed status.
+  DuckDB's arg_min/arg_max; Spark and Databricks call them min_by/max_by.
+#}
+{% macro min_by(value, ordering) -%}
+    {{ return(adapter.dispatch('min_by')(value, ordering)) }}
+{%- endmacro %}
+
+{% macro default__min_by(value, ordering) -%}
+    arg_min({{ value }}, {{ _ordering_key(ordering) }})
+{%- endmacro %}
+
+{% macro max_by(value, ordering) -%}
+    {{ return(adapter.dispatch('max_by')(value, ordering)) }}
+{%- endmacro %}
+
+{% macro default__max_by(value, ordering) -%}
+    arg_max({{ value }}, {{ _ordering_key(ordering) }})
+{%- endmacro %}
+
+{% macro _ordering_key(ordering) -%}
+    {%- if ordering is string -%}{{ ordering }}{%- else -%}({{ ordering | join(', ') }}){%- endif -%}
+{%- endmacro %}
+
+
+{# Continuous percentile with linear interpolation (DuckDB quantile_cont). #}
+{% macro percentile_cont(expression, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
 {%- endmacro %}

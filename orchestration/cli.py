@@ -53,19 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace) -> int:
     from orchestration.generator import GeneratorConfig, generate
 
-    out = args.out or Settings.from_env().extracts_dir
-    result = generate(
-        GeneratorConfig(
-            out=out,
-            seed=args.seed,
-            accounts=args.accounts,
-            campaigns=args.campaigns,
-            days=args.days,
-            recipients_per_send=args.recipients_per_send,
-            end_date=args.end_date,
-            format=args.format,
+    try:
+        result = generate(
+            GeneratorConfig(
+                out=args.out or Settings.from_env().extracts_dir,
+                seed=args.seed,
+                accounts=args.accounts,
+                campaigns=args.campaigns,
+                days=args.days,
+                recipients_per_send=args.recipients_per_send,
+                end_date=args.end_date,
+                format=args.format,
+            )
         )
-    )
+    except (FileExistsError, ValueError) as error:  # an occupied folder, a bad parameter
+        raise ConfigError(str(error)) from error
     total_rows = sum(result.rows_written.values())
     print(
         f"wrote {total_rows:,} rows ({result.bytes_written / 1e6:,.1f} MB) to {result.out} "

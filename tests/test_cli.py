@@ -95,3 +95,15 @@ def test_default_as_of_is_next_utc_midnight_after_newest_valid_file(tmp_path: Pa
 def test_as_of_parsing() -> None:
     assert parse_as_of("2026-11-11T00:00:00Z") == datetime(2026, 11, 11, tzinfo=UTC)
     assert parse_as_of("2026-11-11T03:00:00+03:00") == datetime(2026, 11, 11, tzinfo=UTC)
+
+
+def test_generate_refuses_an_occupied_folder(tmp_path: Path) -> None:
+    args = ["generate", "--out", str(tmp_path / "x"), "--accounts", "2", "--campaigns", "2",
+            "--days", "2", "--recipients-per-send", "5", "--end-date", "2026-10-31"]  # fmt: skip
+    first = run_cli(*args, env=cli_env(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "ground truth in" in first.stdout
+    second = run_cli(*args, env=cli_env(tmp_path))
+    assert second.returncode == 2
+    assert second.stderr.startswith("error: ")
+    assert "Traceback" not in second.stderr

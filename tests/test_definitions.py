@@ -90,3 +90,18 @@ def test_dbt_build_args() -> None:
         "build", "--vars", '{"as_of": "2026-11-01T00:00:00Z"}',
     ]  # fmt: skip
     assert dbt_build_args(as_of="2026-11-01T00:00:00Z", full_refresh=True)[-1] == "--full-refresh"
+
+
+def test_loading_the_definitions_does_not_reparse_dbt() -> None:
+    import subprocess
+    import sys
+
+    from orchestration.defs.dbt_project import dbt_project, manifest_is_stale, prepare_manifest
+
+    prepare_manifest()
+    assert not manifest_is_stale()
+    before = dbt_project.manifest_path.stat().st_mtime_ns
+    subprocess.run(
+        [sys.executable, "-c", "import orchestration.definitions"], check=True, timeout=120
+    )
+    assert dbt_project.manifest_path.stat().st_mtime_ns == before

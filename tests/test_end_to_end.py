@@ -133,6 +133,9 @@ def test_every_generated_row_is_loaded_or_quarantined(pipeline_run: PipelineRun)
         )
     )
     truth = pipeline_run.truth
+    reasons = " | ".join(r for (r,) in pipeline_run.query("select reason from raw._quarantine"))
+    for kind in ("wrong column count", "bad timestamp", "non-numeric", "invalid JSON"):
+        assert kind in reasons, kind
     for source, written in truth["rows_written"].items():
         assert loaded.get(source, 0) == written, source
         assert quarantined.get(source, 0) == truth["malformed_written"].get(source, 0), source
@@ -184,3 +187,47 @@ def test_reason_dictionary_covers_every_reason(pipeline_run: PipelineRun) -> Non
         kind for (kind,) in pipeline_run.query("select kind from marts.reason_dictionary")
     )
     assert kinds == {"dropped": 15, "undelivered": 10}
+
+
+def test_link_clicks_equal_ground_truth(pipeline_run: PipelineRun) -> None:
+    keys = ["account_id", "campaign_id", "cohort_date", "url", "button_id", "card_index"]
+    expected = _truth_rows(pipeline_run.truth["link_clicks"], keys, ["clicks", "unique_clickers"])
+    rows = pipeline_run.query(
+        "select account_id, campaign_id, strftime(cohort_date, '%Y-%m-%d'), url, button_id, "
+        "card_index, clicks, unique_clickers from marts.link_click_activity"
+    )
+    actual = {tuple(r[:6]): tuple(r[6:]) for r in rows}
+    assert actual == expected
+    assert any(key[5] is not None for key in actual), "carousel card clicks are listed"
+    assert any(key[4] is None for key in actual), "body links are listed"
+
+
+def test_responses_per_button_equal_ground_truth(pipeline_run: PipelineRun) -> None:
+    keys = ["account_id", "campaign_id", "cohort_date", "card_index", "button_id"]
+    values = ["responses", "unique_responders", "responder_conversions"]
+    expected = _truth_rows(pipeline_run.truth["responses"], keys, values)
+    rows = pipeline_run.query(
+        "select account_id, campaign_id, strftime(cohort_date, '%Y-%m-%d'), card_index, "
+        "button_id, responses, unique_responders, responder_conversions "
+        "from marts.response_summary"
+    )
+    actual = {tuple(r[:5]): tuple(r[5:]) for r in rows}
+    assert actual == expected
+    external = pipeline_run.query(
+        "select sum(button_clicks), count(*) filter (where button_click_rate is null) "
+        "from marts.external_platform_responses"
+    )[0]
+    assert external[0] > 0
+
+
+def test_benchmarks_publish_only_with_five_accounts(pipeline_run: PipelineRun) -> None:
+    leaked = pipeline_run.query(
+        "select count(*) from marts.template_benchmarks where cohort_accounts < 5 "
+        "and (benchmark_read_rate is not null or benchmark_click_rate is not null)"
+    )[0][0]
+    assert leaked == 0
+    published, withheld = pipeline_run.query(
+        "select count(*) filter (where benchmark_read_rate is not null), "
+        "count(*) filter (where benchmark_read_rate is null) from marts.template_benchmarks"
+    )[0]
+    assert published > 0 and withheld > 0

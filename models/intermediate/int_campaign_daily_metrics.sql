@@ -41,7 +41,8 @@ message_counts as (
         count(*) filter (where is_delivered) as delivered,
         count(*) filter (where is_undelivered) as undelivered,
         count(*) filter (where is_delivery_pending) as delivery_pending,
-        count(*) filter (where is_opened) as opens
+        count(*) filter (where is_opened) as opens,
+        count(*) filter (where is_marketing_opt_out_signal) as marketing_opt_out_signals
     from messages
     group by account_id, campaign_id, cohort_date
 ),
@@ -95,7 +96,8 @@ final as (
         coalesce(conversion_counts.conversions, 0) as conversions,
         cast(coalesce(conversion_counts.revenue, 0) as decimal(18, 4)) as revenue,
         coalesce(unsubscribe_counts.unsubscribes, 0) as unsubscribes,
-        coalesce(response_counts.responses, 0) as responses
+        coalesce(response_counts.responses, 0) as responses,
+        message_counts.marketing_opt_out_signals
     from message_counts
     {%- for counts in ['click_counts', 'response_counts', 'conversion_counts', 'unsubscribe_counts'] %}
     left join {{ counts }}

@@ -51,13 +51,22 @@ candidate_clicks as (
 last_click as (
     select
         event_id,
-        arg_max(
-            {'click_id': click_id, 'dispatch_id': dispatch_id, 'campaign_id': campaign_id,
-             'cohort_date': cohort_date},
-            (clicked_at, click_id)
-        ) as attributed
+        {{ max_by('click_id', ['clicked_at', 'click_id']) }} as click_id
     from candidate_clicks
     group by event_id
+),
+
+attributed as (
+    select
+        candidate_clicks.event_id,
+        candidate_clicks.click_id,
+        candidate_clicks.dispatch_id,
+        candidate_clicks.campaign_id,
+        candidate_clicks.cohort_date
+    from candidate_clicks
+    inner join last_click
+        on candidate_clicks.event_id = last_click.event_id
+        and candidate_clicks.click_id = last_click.click_id
 ),
 
 final as (
@@ -67,11 +76,11 @@ final as (
         conversions.user_id,
         conversions.event_name,
         conversions.occurred_at,
-        last_click.attributed.click_id as attributed_click_id,
-        last_click.attributed.dispatch_id as attributed_dispatch_id,
-        last_click.attributed.campaign_id as attributed_campaign_id,
-        last_click.attributed.cohort_date as cohort_date,
-        last_click.event_id is not null as is_attributed,
+        attributed.click_id as attributed_click_id,
+        attributed.dispatch_id as attributed_dispatch_id,
+        attributed.campaign_id as attributed_campaign_id,
+        attributed.cohort_date,
+        attributed.event_id is not null as is_attributed,
         conversions.currency,
         accounts.account_currency,
         conversions.currency is distinct from accounts.account_currency as is_currency_mismatch,
@@ -82,8 +91,8 @@ final as (
         end as revenue_in_account_currency,
         conversions.revenue as revenue_as_reported
     from conversions
-    left join last_click
-        on conversions.event_id = last_click.event_id
+    left join attributed
+        on conversions.event_id = attributed.event_id
     left join accounts
         on conversions.account_id = accounts.account_id
 )

@@ -108,6 +108,19 @@ unknown_wamids as (
     group by source
 ),
 
+unmapped_messages as (
+    select
+        is_dropped,
+        is_undelivered,
+        case
+            when is_undelivered then 'webhook ' || coalesce(cast(error_code as varchar), 'without code')
+            when drop_code = 'META_API_ERROR' then 'send call ' || coalesce(cast(error_code as varchar), 'without code')
+            else 'drop code ' || coalesce(drop_code, 'missing')
+        end as unmapped_code
+    from {{ ref('int_messages') }}
+    where dropped_reason = 'Unmapped Error' or undelivered_reason = 'Unmapped Error'
+),
+
 unmapped_codes as (
     select
         'unmapped_codes' as check_name,
@@ -115,12 +128,9 @@ unmapped_codes as (
         count(*) as rows,
         count(*) filter (where is_dropped) || ' dropped, '
             || count(*) filter (where is_undelivered) || ' undelivered messages under Unmapped Error'
-            || coalesce(
-                ' (codes: ' || string_agg(distinct coalesce(drop_code, '') || coalesce(cast(error_code as varchar), ''), ', ') || ')',
-                ''
-            ) as details
-    from {{ ref('int_messages') }}
-    where dropped_reason = 'Unmapped Error' or undelivered_reason = 'Unmapped Error'
+            || coalesce(' (codes: ' || string_agg(distinct unmapped_code, ', ' order by unmapped_code) || ')', '')
+            as details
+    from unmapped_messages
 ),
 
 currency_mismatches as (
@@ -144,6 +154,18 @@ unattributed_unsubscribes as (
     from {{ ref('int_unsubscribes_attributed') }}
 ),
 
+unknown_reply_payloads as (
+    select
+        'unknown_reply_payloads' as check_name,
+        'webhooks' as source,
+        count(*) as rows,
+        'replies whose button payload matches no button of the campaign''s template'
+            || coalesce(' (' || string_agg(distinct button_id, ', ' order by button_id) || ')', '')
+            || ': counted under the raw payload' as details
+    from {{ ref('int_responses') }}
+    where is_known_message and response_kind = 'unknown_payload'
+),
+
 final as (
     select check_name, source, rows, details from quarantined_rows
     union all
@@ -158,6 +180,8 @@ final as (
     select check_name, source, rows, details from currency_mismatches
     union all
     select check_name, source, rows, details from unattributed_unsubscribes
+    union all
+    select check_name, source, rows, details from unknown_reply_payloads
 )
 
 select * from final

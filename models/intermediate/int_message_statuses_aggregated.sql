@@ -1,6 +1,6 @@
 {#
   One row per wamid: what its (deduplicated) statuses say as of `as_of`.
-  Set-based aggregation (bool_or / arg_min) rather than ranking windows: the
+  Set-based aggregation (bool_or / min_by) rather than ranking windows: the
   same result at a fraction of the cost over millions of statuses.
 #}
 with
@@ -16,11 +16,13 @@ aggregated as (
         bool_or(status in ('delivered', 'read', 'played')) as has_delivery_status,
         bool_or(status = 'read') as has_read_status,
         bool_or(status = 'failed') as has_failed_status,
+        -- 131050: the user stopped marketing messages from the business (an opt-out signal)
+        bool_or(status = 'failed' and error_code = 131050) as has_marketing_opt_out_status,
         min(status_at) filter (where status in ('delivered', 'read', 'played')) as delivered_at,
         min(status_at) filter (where status = 'read') as read_at,
         min(status_at) filter (where status = 'failed') as first_failed_at,
         -- the earliest failed status decides the reason; ties: the lowest code
-        arg_min(error_code, (status_at, error_code)) filter (where status = 'failed')
+        {{ min_by('error_code', ['status_at', 'error_code']) }} filter (where status = 'failed')
             as failed_error_code,
         count(*) as statuses_counted
     from statuses

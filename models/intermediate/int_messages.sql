@@ -38,7 +38,7 @@ recipient_numbers as (
     select
         dispatch_id,
         case
-            when regexp_full_match(phone_number, '\+[1-9][0-9]{6,14}')
+            when {{ matches_pattern('phone_number', '\+[1-9][0-9]{6,14}') }}
                 then substr(phone_number, 2)
         end as e164_digits
     from dispatches
@@ -92,6 +92,8 @@ messages as (
         coalesce(message_statuses.has_delivery_status, false) as has_delivery_status,
         coalesce(message_statuses.has_read_status, false) as has_read_status,
         coalesce(message_statuses.has_failed_status, false) as has_failed_status,
+        coalesce(message_statuses.has_marketing_opt_out_status, false)
+            as has_marketing_opt_out_status,
         message_statuses.delivered_at,
         message_statuses.read_at,
         message_statuses.first_failed_at,
@@ -141,6 +143,7 @@ final as (
             and (has_failed_status or is_past_report_deadline) as is_undelivered,
         is_sent and not has_delivery_status
             and not has_failed_status and not is_past_report_deadline as is_delivery_pending,
+        is_sent and has_marketing_opt_out_status as is_marketing_opt_out_signal,
         delivered_at,
         read_at,
         first_failed_at,

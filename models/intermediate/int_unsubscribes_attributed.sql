@@ -32,7 +32,8 @@ by_wamid as (
 by_recent_delivery as (
     select
         unsubscribes.unsubscribe_id,
-        arg_max(messages.dispatch_id, (messages.attempted_at, messages.dispatch_id)) as dispatch_id
+        {{ max_by('messages.dispatch_id', ['messages.attempted_at', 'messages.dispatch_id']) }}
+            as dispatch_id
     from unsubscribes
     inner join messages
         on unsubscribes.account_id = messages.account_id

@@ -4,6 +4,6 @@ select
     line_number,
     raw_text,
     reason,
-    line_number is null and starts_with(reason, 'file name') as is_unknown_file,
+    line_number is null and reason like 'file name%' as is_unknown_file,
     quarantined_at
 from {{ source('raw', '_quarantine') }}

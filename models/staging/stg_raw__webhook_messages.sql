@@ -1,3 +1,5 @@
+{{ config(materialized="table") }}
+
 {# Inbound messages, one row per message id (Meta may deliver one more than once). #}
 with
 
@@ -8,15 +10,15 @@ messages as (
 deduplicated as (
     select
         message_id,
-        arg_min(message_type, received_at) as message_type,
-        arg_min(message_at, received_at) as message_at,
-        arg_min(context_wamid, received_at) as context_wamid,
-        arg_min(button_payload, received_at) as button_payload,
-        arg_min(button_text, received_at) as button_text,
-        arg_min(interactive_type, received_at) as interactive_type,
-        arg_min(interactive_reply_id, received_at) as interactive_reply_id,
-        arg_min(interactive_reply_title, received_at) as interactive_reply_title,
-        arg_min(text_body, received_at) as text_body,
+        {{ min_by('message_type', 'received_at') }} as message_type,
+        {{ min_by('message_at', 'received_at') }} as message_at,
+        {{ min_by('context_wamid', 'received_at') }} as context_wamid,
+        {{ min_by('button_payload', 'received_at') }} as button_payload,
+        {{ min_by('button_text', 'received_at') }} as button_text,
+        {{ min_by('interactive_type', 'received_at') }} as interactive_type,
+        {{ min_by('interactive_reply_id', 'received_at') }} as interactive_reply_id,
+        {{ min_by('interactive_reply_title', 'received_at') }} as interactive_reply_title,
+        {{ min_by('text_body', 'received_at') }} as text_body,
         min(received_at) as first_received_at,
         count(*) as copies_received
     from messages

@@ -1,3 +1,5 @@
+{{ config(materialized="table") }}
+
 {#
   Meta delivers webhooks at least once and bodies carry no event id, so a
   status is identified by its content: (wamid, status, timestamp, error code).
@@ -15,10 +17,10 @@ deduplicated as (
         lower(status) as status,
         status_at,
         error_code,
-        arg_min(error_title, received_at) as error_title,
-        arg_min(error_count, received_at) as error_count,
-        arg_min(pricing_category, received_at) as pricing_category,
-        arg_min(pricing_model, received_at) as pricing_model,
+        {{ min_by('error_title', 'received_at') }} as error_title,
+        {{ min_by('error_count', 'received_at') }} as error_count,
+        {{ min_by('pricing_category', 'received_at') }} as pricing_category,
+        {{ min_by('pricing_model', 'received_at') }} as pricing_model,
         min(received_at) as first_received_at,
         count(*) as copies_received
     from statuses

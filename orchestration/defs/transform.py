@@ -6,7 +6,12 @@ from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration.config import default_as_of, format_as_of, parse_as_of
 from orchestration.defs.dbt_project import dbt_project, prepare_manifest
@@ -26,7 +31,10 @@ class DbtBuildConfig(dg.Config):
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Groups assets by layer (staging, intermediate, marts, reference)."""
+    """Groups assets by layer (staging, intermediate, marts, reference).
+
+    Tests on the raw sources become asset checks of the loader assets.
+    """
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
@@ -46,7 +54,9 @@ def dbt_build_args(*, as_of: str, full_refresh: bool) -> list[str]:
 @dbt_assets(
     manifest=prepare_manifest(),
     project=dbt_project,
-    dagster_dbt_translator=WarehouseDbtTranslator(),
+    dagster_dbt_translator=WarehouseDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    ),
     pool=WRITES_WAREHOUSE,
 )
 def warehouse_dbt_models(
