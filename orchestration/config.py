@@ -27,6 +27,31 @@ DEFAULT_SERVING_PATH = "data/serving.duckdb"
 DEFAULT_SERVING_PARQUET_DIR = "data/serving/"
 
 
+# The Dagster instance settings written to DAGSTER_HOME when it has none:
+# no telemetry (machines are offline); one run writing the warehouse at a time
+# (later runs wait in the queue), and one step at a time in the writer pool.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: "wa/writes_warehouse"
+        limit: 1
+  pools:
+    default_limit: 1
+"""
+
+
+def ensure_dagster_home(home: Path) -> Path:
+    """Create DAGSTER_HOME with the project's dagster.yaml unless one exists."""
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text(DAGSTER_YAML)
+    return settings
+
+
 class ConfigError(ValueError):
     """A setting is unusable; the message says which and how to fix it."""
 

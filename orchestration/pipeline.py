@@ -19,11 +19,9 @@ from orchestration.config import (
     ENV_WAREHOUSE_PATH,
     ConfigError,
     Settings,
+    ensure_dagster_home,
     format_as_of,
 )
-
-# Written to DAGSTER_HOME when it has no dagster.yaml: no telemetry (machines are offline).
-DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
 @dataclass
@@ -32,6 +30,7 @@ class PipelineResult:
     as_of: datetime
     seconds: float
     failure: str | None = None
+    failed_checks: tuple[str, ...] = ()
 
 
 def check_paths(settings: Settings) -> None:
@@ -92,10 +91,7 @@ def dagster_instance() -> dg.DagsterInstance:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return dg.DagsterInstance.ephemeral()
-    Path(home).mkdir(parents=True, exist_ok=True)
-    settings = Path(home) / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(DAGSTER_YAML)
+    ensure_dagster_home(Path(home))
     return dg.DagsterInstance.get()
 
 
@@ -126,6 +122,17 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineR
         as_of=as_of,
         seconds=time.perf_counter() - started,
         failure=None if result.success else _describe_failure(result),
+        failed_checks=_failed_checks(result),
+    )
+
+
+def _failed_checks(result: dg.ExecuteInProcessResult) -> tuple[str, ...]:
+    """Asset checks that did not pass: operational alarms and dbt tests of severity warn."""
+    return tuple(
+        f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}: "
+        f"{evaluation.description or 'failed'}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
     )
 
 

@@ -20,10 +20,10 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         file = Path(self.path)
         file.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(file))
+        con = duckdb.connect(str(file), read_only=read_only)
         try:
             con.execute("set TimeZone = 'UTC'")
             yield con
@@ -39,3 +39,22 @@ class ExtractsResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.root)
+
+
+class ServingResource(dg.ConfigurableResource):
+    """Where the marts are published for BI tools (``WA_SERVING_PATH``, ``WA_SERVING_PARQUET_DIR``).
+
+    ``path`` is the DuckDB copy readers open read-only; ``parquet_dir`` holds one
+    Parquet file per mart. Both are replaced atomically by each publication.
+    """
+
+    path: str
+    parquet_dir: str
+
+    @property
+    def serving_path(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def parquet_path(self) -> Path:
+        return Path(self.parquet_dir)

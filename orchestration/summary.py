@@ -6,8 +6,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.config import format_as_of
+from orchestration.config import Settings, format_as_of
 from orchestration.pipeline import PipelineResult
+from orchestration.publish import read_publication
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -15,7 +16,9 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     return con.execute(query, [schema, table]).fetchone()[0] > 0
 
 
-def print_summary(warehouse: Path, result: PipelineResult) -> None:
+def print_summary(
+    warehouse: Path, result: PipelineResult, *, settings: Settings | None = None
+) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         print(f"\nas of {format_as_of(result.as_of)}, finished in {result.seconds:.1f}s")
@@ -44,6 +47,8 @@ def print_summary(warehouse: Path, result: PipelineResult) -> None:
             _print_campaign_totals(con)
     finally:
         con.close()
+    # the serving paths: the run exported them to the environment (absolute)
+    _print_publication(settings or Settings.from_env())
 
 
 SUMMARY_METRICS = (
@@ -58,3 +63,15 @@ def _print_campaign_totals(con: duckdb.DuckDBPyConnection) -> None:
     print("\nmarts.campaign_performance totals")
     for name, value in zip(("campaigns", *SUMMARY_METRICS), row, strict=True):
         print(f"  {name:<18}{value or 0:>12,}")
+
+
+def _print_publication(settings: Settings) -> None:
+    """Where BI tools read the marts (the serving copy the run published)."""
+    publication = read_publication(settings.serving_path)
+    if publication is None:
+        print(f"\nno publication for BI tools at {settings.serving_path}")
+        return
+    published_at = format_as_of(publication["published_at"])
+    print(f"\npublished {len(publication['tables'])} marts for BI tools at {published_at}")
+    print(f"  DuckDB (open read-only)  {settings.serving_path.resolve()}")
+    print(f"  Parquet (any driver)     {settings.serving_parquet_dir.resolve()}/<mart>.parquet")

@@ -29,6 +29,16 @@ class PipelineRun:
     truth: dict[str, Any]
     env: dict[str, str]
 
+    @property
+    def serving(self) -> Path:
+        """The published DuckDB copy BI tools read (WA_SERVING_PATH of the run)."""
+        return Path(self.env["WA_SERVING_PATH"])
+
+    @property
+    def serving_parquet_dir(self) -> Path:
+        """The published Parquet files (WA_SERVING_PARQUET_DIR of the run)."""
+        return Path(self.env["WA_SERVING_PARQUET_DIR"])
+
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         con = duckdb.connect(str(self.warehouse), read_only=True)
         try:
@@ -51,6 +61,9 @@ class PipelineRun:
 def cli_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
     env["DAGSTER_HOME"] = str(tmp / "dagster")
+    # runs publish the marts: under tmp, never over the repository's data/serving*
+    env["WA_SERVING_PATH"] = str(tmp / "serving.duckdb")
+    env["WA_SERVING_PARQUET_DIR"] = str(tmp / "serving")
     (tmp / "dagster").mkdir(parents=True, exist_ok=True)
     return env
 

@@ -38,6 +38,20 @@ def test_every_loader_and_mart_is_an_asset() -> None:
     keys = _keys()
     assert {("raw", table) for table in RAW} <= keys
     assert {("marts", mart) for mart in MARTS} <= keys
+    assert ("serving_publication",) in keys
+
+
+def test_the_publication_follows_every_mart() -> None:
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("serving_publication"))
+    marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
+    assert {dg.AssetKey(["marts", mart]) for mart in MARTS} <= marts
+    assert set(node.parent_keys) == marts
+    assert node.group_name == "serving"
+    assert node.pools == {"warehouse_writer"}
+    for job in ("build_warehouse", "daily_build"):
+        selected = defs.resolve_job_def(job).asset_layer.selected_asset_keys
+        assert dg.AssetKey("serving_publication") in selected, job
 
 
 def test_models_read_the_loader_assets() -> None:

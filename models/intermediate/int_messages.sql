@@ -89,6 +89,7 @@ messages as (
         {{ local_date('dispatches.attempted_at', "coalesce(accounts.timezone, 'UTC')") }} as cohort_date,
         dispatches.result = 'SENT' as is_sent,
         dispatches.result = 'DROPPED' as is_dropped,
+        message_statuses.wamid is not null as has_any_status,
         coalesce(message_statuses.has_delivery_status, false) as has_delivery_status,
         coalesce(message_statuses.has_read_status, false) as has_read_status,
         coalesce(message_statuses.has_failed_status, false) as has_failed_status,
@@ -137,6 +138,7 @@ final as (
         end as message_state,
         is_sent,
         is_dropped,
+        is_sent and has_any_status as has_any_status,
         is_sent and has_delivery_status as is_delivered,
         is_sent and has_read_status as is_opened,
         is_sent and not has_delivery_status

@@ -24,6 +24,10 @@ WEEKLY_JOB = "weekly_performance"
 MONTHLY_JOB = "monthly_performance"
 
 SCHEDULE_TIMEZONE = "UTC"
+# Every job writes the DuckDB file; the instance's run queue lets one such run
+# go at a time (orchestration.config.DAGSTER_YAML), later ones wait in the queue.
+WRITER_TAG = "wa/writes_warehouse"
+WRITER_TAGS = {WRITER_TAG: "true"}
 
 
 def run_config_for(*, as_of: datetime, full_refresh: bool = False) -> dict:
@@ -44,26 +48,31 @@ build_warehouse = dg.define_asset_job(
     BUILD_JOB,
     selection=dg.AssetSelection.all(),
     description="Load the extracts, then build every seed and model (the CLI's `run`).",
+    tags=WRITER_TAGS,
 )
 load_raw = dg.define_asset_job(
     LOAD_JOB,
     selection=raw,
     description="Load new and re-delivered extract files into schema raw.",
+    tags=WRITER_TAGS,
 )
 daily_build = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.all() - weekly_table - monthly_table,
     description="Load new extracts and build everything but the weekly and monthly tables.",
+    tags=WRITER_TAGS,
 )
 weekly_performance = dg.define_asset_job(
     WEEKLY_JOB,
     selection=raw | _dbt_selection("+campaign_performance_weekly"),
     description="Build campaign_performance_weekly (and what it reads) as of the week's start.",
+    tags=WRITER_TAGS,
 )
 monthly_performance = dg.define_asset_job(
     MONTHLY_JOB,
     selection=raw | _dbt_selection("+campaign_performance_monthly"),
     description="Build campaign_performance_monthly (and what it reads) as of the month's start.",
+    tags=WRITER_TAGS,
 )
 
 

@@ -1,0 +1,89 @@
+"""The serving publication: the marts copied for BI tools after a successful build.
+
+BI tools never open the working warehouse (it is locked while a run writes
+it). This asset depends on every mart of the dbt project, so it runs after the
+dbt step of the same run and is skipped when that step fails: a failed run
+leaves the previous publication in place. See ``orchestration.publish``.
+"""
+
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from orchestration.config import ConfigError, format_as_of, parse_as_of
+from orchestration.defs.loading import WRITES_WAREHOUSE
+from orchestration.defs.transform import warehouse_dbt_models
+from orchestration.publish import READABLE_BY, STORAGE_VERSION, publish_marts
+from orchestration.resources import ServingResource, WarehouseResource
+
+SERVING_GROUP = "serving"
+SERVING_PUBLICATION = "serving_publication"
+AS_OF_TAG = "wa/as_of"
+
+MART_KEYS: list[dg.AssetKey] = sorted(
+    (key for key in warehouse_dbt_models.keys if key.path[0] == "marts"),
+    key=lambda key: key.to_user_string(),
+)
+
+
+def run_as_of(context: AssetExecutionContext) -> datetime | None:
+    """The run's as-of time: its ``wa/as_of`` tag, else the dbt step's config, else None."""
+    text = context.run.tags.get(AS_OF_TAG)
+    if not text:
+        ops = (context.run.run_config or {}).get("ops", {})
+        text = ops.get(warehouse_dbt_models.op.name, {}).get("config", {}).get("as_of")
+    if not text:
+        return None
+    try:
+        return parse_as_of(text)
+    except ConfigError:
+        context.log.warning(f"as-of time {text!r} of the run is not a timestamp; not recorded")
+        return None
+
+
+@dg.asset(
+    name=SERVING_PUBLICATION,
+    group_name=SERVING_GROUP,
+    deps=MART_KEYS,
+    pool=WRITES_WAREHOUSE,
+    kinds={"duckdb", "parquet"},
+    description=(
+        "Every table and view of schema `marts`, published for BI tools: a DuckDB copy "
+        f"(read-only, storage {STORAGE_VERSION}: {READABLE_BY}) and one Parquet file per "
+        "mart, each replaced atomically after a successful build."
+    ),
+)
+def serving_publication(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    serving: ServingResource,
+) -> dg.MaterializeResult:
+    as_of = run_as_of(context)
+    result = publish_marts(
+        Path(warehouse.path),
+        serving.serving_path,
+        serving.parquet_path,
+        as_of=as_of,
+    )
+    context.log.info(
+        f"published {len(result.tables)} marts ({result.total_rows:,} rows) to "
+        f"{result.serving_path} and {result.parquet_dir} in {result.seconds:.2f}s"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "publication_id": result.publication_id,
+            "path": dg.MetadataValue.path(str(result.serving_path)),
+            "parquet_dir": dg.MetadataValue.path(str(result.parquet_dir)),
+            "tables": len(result.tables),
+            "rows": result.total_rows,
+            "rows_per_table": dg.MetadataValue.json(result.rows),
+            "as_of": format_as_of(as_of) if as_of else "",
+            "storage_version": STORAGE_VERSION,
+            "seconds": round(result.seconds, 3),
+        }
+    )
+
+
+publishing_assets: list[dg.AssetsDefinition] = [serving_publication]
