@@ -39,13 +39,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh", action="store_true", help="rebuild every model from the raw tables"
     )
 
-    commands.add_parser("prepare", help="parse the dbt project once (the manifest Dagster reads)")
+    commands.add_parser(
+        "prepare",
+        help="parse the dbt project once (the manifest Dagster reads) and, with DAGSTER_HOME "
+        "set, write the instance settings there",
+    )
 
     bench = commands.add_parser("bench", help="benchmark generation and loading")
     bench.add_argument("--dispatches", type=int, default=1_000_000)
     bench.add_argument("--workdir", type=Path, default=Path("data/bench"))
     bench.add_argument(
         "--pipeline", action="store_true", help="also time a whole `wa-warehouse run`"
+    )
+
+    report = commands.add_parser(
+        "report", help="campaign analytics in the terminal, from the published marts"
+    )
+    scope = report.add_mutually_exclusive_group()
+    scope.add_argument("--campaign", metavar="ID", help="one campaign")
+    scope.add_argument("--account", metavar="ID", help="every campaign of one account")
+    report.add_argument(
+        "--from", dest="date_from", metavar="DATE", help="first cohort date, YYYY-MM-DD"
+    )
+    report.add_argument("--to", dest="date_to", metavar="DATE", help="last cohort date (inclusive)")
+    report.add_argument(
+        "--serving",
+        type=Path,
+        metavar="FILE",
+        help="published marts file, opened read-only (env WA_SERVING_PATH)",
+    )
+    report.add_argument(
+        "--top", type=int, default=10, metavar="N", help="links and response options shown"
     )
     return parser
 
@@ -96,14 +120,21 @@ def _run(args: argparse.Namespace) -> int:
         print(result.failure, file=sys.stderr)
         return 1
     print_summary(settings.warehouse_path, result)
+    for failed in result.failed_checks:
+        print(f"CHECK FAILED  {failed}", file=sys.stderr)
     return 0
 
 
 def _prepare(_: argparse.Namespace) -> int:
+    import os
+
+    from orchestration.config import ensure_dagster_home
     from orchestration.defs.dbt_project import prepare_manifest
 
     manifest = prepare_manifest(force=True)
     print(f"dbt manifest ready: {manifest}")
+    if home := os.environ.get("DAGSTER_HOME"):
+        print(f"Dagster instance settings: {ensure_dagster_home(Path(home))}")
     return 0
 
 
@@ -114,7 +145,30 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"generate": _generate, "run": _run, "prepare": _prepare, "bench": _bench}
+def _report(args: argparse.Namespace) -> int:
+    from orchestration.report import build_report, open_serving, parse_date_range, resolve_scope
+
+    date_range = parse_date_range(args.date_from, args.date_to)
+    if args.top < 1:
+        raise ConfigError(f"--top {args.top} must be at least 1")
+    serving = Settings.from_env().with_overrides(serving_path=args.serving).serving_path
+    con = open_serving(serving)
+    try:
+        scope = resolve_scope(con, campaign=args.campaign, account=args.account)
+        text = build_report(con, scope, date_range, top=args.top, source=serving)
+    finally:
+        con.close()
+    print(text, end="")
+    return 0
+
+
+COMMANDS = {
+    "generate": _generate,
+    "run": _run,
+    "prepare": _prepare,
+    "bench": _bench,
+    "report": _report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

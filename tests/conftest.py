@@ -118,3 +118,19 @@ def pipeline_run(request, tmp_path_factory) -> PipelineRun:
     tmp = tmp_path_factory.mktemp(request.param)
     config = GeneratorConfig(out=tmp / "extracts", **SEED_CONFIGS[request.param])
     return generate_and_run(tmp, config)
+
+
+def mart_fingerprints(run: PipelineRun) -> dict[str, tuple]:
+    """Row count and an order-independent hash of every mart table."""
+    tables = [
+        t
+        for (t,) in run.query(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        )
+    ]
+    return {
+        table: run.query(
+            f'select count(*), sum(hash(t)) from (select * from marts."{table}") as t'
+        )[0]
+        for table in tables
+    }

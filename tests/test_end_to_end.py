@@ -158,30 +158,6 @@ def test_no_mart_holds_a_phone_number(pipeline_run: PipelineRun) -> None:
         assert not digits & phones, f"marts.{table}.{column} holds phone numbers"
 
 
-def _mart_fingerprints(run: PipelineRun) -> dict[str, tuple]:
-    tables = [
-        t
-        for (t,) in run.query(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
-        )
-    ]
-    return {
-        table: run.query(
-            f'select count(*), sum(hash(t)) from (select * from marts."{table}") as t'
-        )[0]
-        for table in tables
-    }
-
-
-def test_rerun_changes_nothing(pipeline_run: PipelineRun) -> None:
-    before = _mart_fingerprints(pipeline_run)
-    loads_before = pipeline_run.query("select count(*) from raw._loads")
-    rerun = pipeline_run.rerun()
-    assert rerun.returncode == 0, rerun.stderr
-    assert pipeline_run.query("select count(*) from raw._loads") == loads_before
-    assert _mart_fingerprints(pipeline_run) == before
-
-
 def test_reason_dictionary_covers_every_reason(pipeline_run: PipelineRun) -> None:
     kinds = Counter(
         kind for (kind,) in pipeline_run.query("select kind from marts.reason_dictionary")

@@ -16,7 +16,6 @@ import pytest
 from orchestration import publish
 from orchestration.config import default_as_of
 from orchestration.defs.publishing import MART_KEYS, serving_publication
-from orchestration.generator import GeneratorConfig
 from orchestration.publish import (
     PUBLICATION_JSON,
     STORAGE_VERSION,
@@ -26,7 +25,7 @@ from orchestration.publish import (
     read_publication,
 )
 from orchestration.resources import ServingResource, WarehouseResource
-from tests.conftest import generate_and_run
+from tests.conftest import PipelineRun, mart_fingerprints
 
 AS_OF = datetime(2026, 11, 11, tzinfo=UTC)
 # what the synthetic warehouse publishes: two tables and a view over another schema
@@ -399,12 +398,13 @@ def test_the_asset_publishes_only_after_a_successful_build(tmp_path: Path, fail:
 
 
 @pytest.mark.slow
-def test_run_publishes_and_readers_never_hit_the_lock(tmp_path: Path) -> None:
-    config = GeneratorConfig(
-        out=tmp_path / "extracts", seed=11, accounts=4, campaigns=6, days=10,
-        recipients_per_send=20,
-    )  # fmt: skip
-    run = generate_and_run(tmp_path, config)
+def test_run_publishes_and_a_rerun_changes_nothing_while_readers_poll(
+    pipeline_run: PipelineRun,
+) -> None:
+    """`wa-warehouse run` publishes every mart; rerunning the same files (the
+    warehouse locked meanwhile) changes no mart, and BI readers polling the
+    serving copy during the rerun never hit a lock or a half-built table."""
+    run = pipeline_run
     marts = {
         name
         for (name,) in run.query(
@@ -432,9 +432,10 @@ def test_run_publishes_and_readers_never_hit_the_lock(tmp_path: Path) -> None:
         assert (run.serving_parquet_dir / f"{name}.parquet").is_file()
     assert as_of == default_as_of(run.extracts)  # the run's as-of time, from its tag
 
-    # a second run rebuilds the warehouse (locked meanwhile) while BI readers poll
+    fingerprints = mart_fingerprints(run)
+    loads = run.query("select count(*) from raw._loads")
     tables = ("campaign_performance", "campaign_performance_daily", "data_quality")
-    readers = Readers(run.serving, tmp_path, tables, pause=0.2)  # light on 2 cores
+    readers = Readers(run.serving, run.warehouse.parent, tables, pause=0.2)  # light on 2 cores
     try:
         second = run.rerun()
         assert second.returncode == 0, second.stderr
@@ -448,3 +449,6 @@ def test_run_publishes_and_readers_never_hit_the_lock(tmp_path: Path) -> None:
     check_reads(reads, expected)
     assert {line["id"] for line in reads["hold"][1:]} == {first_id}
     assert f"DuckDB (open read-only)  {run.serving.resolve()}" in second.stdout
+    # a rerun over the same files loads nothing and changes no mart
+    assert run.query("select count(*) from raw._loads") == loads
+    assert mart_fingerprints(run) == fingerprints

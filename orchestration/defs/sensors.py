@@ -27,7 +27,7 @@ from orchestration.resources import ExtractsResource, WarehouseResource
 SENSOR_INTERVAL_SECONDS = 60
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class ExtractFile:
     path: str  # relative to the extracts root
     size: int

@@ -1,0 +1,727 @@
+"""``wa-warehouse report``: campaign analytics in the terminal, from the published marts.
+
+Everything here reads the *serving* copy of the marts (schema ``marts``,
+opened read-only), never the working warehouse. The functions are pure
+query-and-format steps so tests can call them on any file with the marts:
+
+- :func:`parse_date_range` checks ``--from``/``--to``;
+- :func:`open_serving` opens the published file read-only;
+- :func:`resolve_scope` checks ``--campaign``/``--account`` against it;
+- :func:`build_report` returns the report text (at most :data:`WIDTH` columns).
+
+Metric rules follow ``shared/contract/marts.md``: counts are summed over the
+cohort dates of ``campaign_performance_daily`` in the range, and every rate is
+recomputed from the summed numerator and denominator (null when the
+denominator is 0), never averaged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.config import ConfigError, format_as_of
+
+WIDTH = 100
+INDENT = "  "
+MAX_CAMPAIGN_ROWS = 50
+
+COUNTS = (
+    "targeted", "sent", "dropped", "delivered", "undelivered", "delivery_pending",
+    "opens", "clicks", "conversions", "unsubscribes", "responses",
+)  # fmt: skip
+
+# (label, numerator, denominator) of every contract rate, in display order.
+RATES = {
+    "delivery_rate": ("delivery rate", "delivered", "sent"),
+    "open_rate": ("open rate", "opens", "delivered"),
+    "click_through_rate": ("click-through rate", "clicks", "delivered"),
+    "conversion_rate": ("conversion rate", "conversions", "delivered"),
+    "unsubscribe_rate": ("unsubscribe rate", "unsubscribes", "delivered"),
+    "response_rate": ("response rate", "responses", "delivered"),
+}
+RATE_OF_COUNT = {numerator: name for name, (_, numerator, _) in RATES.items()}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Cohort dates, both ends inclusive; an open end takes the data's first/last date."""
+
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the report covers: one campaign, every campaign of an account, or all."""
+
+    kind: str  # "campaign", "account" or "all"
+    id: str | None = None
+    account_id: str | None = None  # the campaign's account (kind "campaign")
+
+    @property
+    def single_account(self) -> bool:
+        return self.kind in ("campaign", "account")
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "all campaigns"
+        return f"{self.kind} {self.id}"
+
+
+def parse_date(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as error:
+        raise ConfigError(f"{flag} {text!r} is not a date (expected YYYY-MM-DD)") from error
+
+
+def parse_date_range(date_from: str | None, date_to: str | None) -> DateRange:
+    start = parse_date(date_from, "--from") if date_from else None
+    end = parse_date(date_to, "--to") if date_to else None
+    if start and end and start > end:
+        raise ConfigError(f"--from {start} is after --to {end}: the range would be empty")
+    return DateRange(start, end)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str, schema: str = "marts") -> bool:
+    query = """
+        select count(*) from information_schema.tables
+        where table_catalog = current_database() and table_schema = ? and table_name = ?
+    """
+    return con.execute(query, [schema, table]).fetchone()[0] > 0
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str, schema: str = "marts") -> list[str]:
+    query = """
+        select column_name from information_schema.columns
+        where table_catalog = current_database() and table_schema = ? and table_name = ?
+        order by ordinal_position
+    """
+    return [row[0] for row in con.execute(query, [schema, table]).fetchall()]
+
+
+def open_serving(path: Path) -> duckdb.DuckDBPyConnection:
+    """The published marts, opened read-only; a readable ConfigError when unusable."""
+    missing = f"no published marts at {path}: run `wa-warehouse run` first"
+    if not path.is_file():
+        raise ConfigError(missing)
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        hint = ""
+        if "lock" in str(error).lower():
+            hint = " (another process has it open for writing; retry when it has finished)"
+        raise ConfigError(f"cannot open the published marts at {path}{hint}: {error}") from error
+    if not _has_table(con, "campaign_performance"):
+        con.close()
+        raise ConfigError(f"{missing} (the file has no marts.campaign_performance)")
+    return con
+
+
+def _unknown(kind: str, value: str, known: Sequence[str]) -> ConfigError:
+    close = difflib.get_close_matches(value, known, n=3, cutoff=0.6)
+    shown = close or list(known[:6])
+    more = "" if len(shown) == len(known) else f" ({len(known):,} in all)"
+    lead = "did you mean" if close else f"known {kind}s include"
+    if not known:
+        return ConfigError(f"unknown {kind} {value!r}: the published marts have no {kind}s yet")
+    return ConfigError(f"unknown {kind} {value!r}; {lead}: {', '.join(shown)}{more}")
+
+
+def resolve_scope(
+    con: duckdb.DuckDBPyConnection, campaign: str | None = None, account: str | None = None
+) -> Scope:
+    """Check the ids against marts.campaign_performance."""
+    if campaign and account:
+        raise ConfigError("--campaign and --account are mutually exclusive: pass one")
+    if campaign:
+        row = con.execute(
+            "select account_id from marts.campaign_performance where campaign_id = ? limit 1",
+            [campaign],
+        ).fetchone()
+        if row is None:
+            known = con.execute(
+                "select distinct campaign_id from marts.campaign_performance order by 1"
+            ).fetchall()
+            raise _unknown("campaign", campaign, [r[0] for r in known])
+        return Scope("campaign", campaign, row[0])
+    if account:
+        known = [
+            r[0]
+            for r in con.execute(
+                "select distinct account_id from marts.campaign_performance order by 1"
+            ).fetchall()
+        ]
+        if account not in known:
+            raise _unknown("account", account, known)
+        return Scope("account", account, account)
+    return Scope("all")
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _filters(
+    scope: Scope, date_range: DateRange, date_column: str, alias: str = ""
+) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions and named parameters for a scope and a range of cohort dates."""
+    prefix = f"{alias}." if alias else ""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if scope.kind == "campaign":
+        conditions.append(f"{prefix}campaign_id = $campaign_id")
+        params["campaign_id"] = scope.id
+    if scope.account_id is not None:
+        conditions.append(f"{prefix}account_id = $account_id")
+        params["account_id"] = scope.account_id
+    if date_range.start:
+        conditions.append(f"{prefix}{date_column} >= $date_from")
+        params["date_from"] = date_range.start
+    if date_range.end:
+        conditions.append(f"{prefix}{date_column} <= $date_to")
+        params["date_to"] = date_range.end
+    return conditions, params
+
+
+def _where(conditions: list[str]) -> str:
+    return f"where {' and '.join(conditions)}" if conditions else ""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Summed counts and revenue; rates are derived from them, never stored."""
+
+    counts: dict[str, int]
+    revenue: Decimal = Decimal(0)
+
+    def rate(self, name: str) -> float | None:
+        _, numerator, denominator = RATES[name]
+        return (
+            self.counts[numerator] / self.counts[denominator] if self.counts[denominator] else None
+        )
+
+    @classmethod
+    def total(cls, items: Iterable[Metrics]) -> Metrics:
+        items = list(items)
+        counts = {name: sum(item.counts[name] for item in items) for name in COUNTS}
+        return cls(counts, sum((item.revenue for item in items), Decimal(0)))
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    account_id: str
+    campaign_id: str
+    name: str | None
+    type: str | None
+    template: str | None
+    template_category: str | None
+    currency: str | None
+    metrics: Metrics
+
+
+def _currency_column(con: duckdb.DuckDBPyConnection) -> str | None:
+    """campaign_performance carries no currency today; use one if a later version adds it."""
+    columns = _columns(con, "campaign_performance")
+    return next((c for c in ("account_currency", "currency") if c in columns), None)
+
+
+def campaign_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> list[CampaignRow]:
+    """Every campaign in scope with its counts summed over the cohort dates in range."""
+    scope_conditions, params = _filters(scope, DateRange(), "period_start", "c")
+    date_conditions, date_params = _filters(Scope("all"), date_range, "period_start", "d")
+    params.update(date_params)
+    join = " and ".join(
+        ["d.account_id = c.account_id", "d.campaign_id = c.campaign_id", *date_conditions]
+    )
+    currency = _currency_column(con)
+    sums = ", ".join(f"coalesce(sum(d.{name}), 0)" for name in COUNTS)
+    query = f"""
+        select
+            c.account_id, c.campaign_id, c.campaign_name, c.campaign_type,
+            c.template_name, c.template_category,
+            {f"c.{currency}" if currency else "null"} as currency,
+            {sums},
+            coalesce(sum(d.revenue), 0)
+        from marts.campaign_performance as c
+        left join marts.campaign_performance_daily as d on {join}
+        {_where(scope_conditions)}
+        group by all
+        order by c.account_id, c.campaign_id
+    """
+    rows = []
+    for row in con.execute(query, params).fetchall():
+        counts = {name: int(value) for name, value in zip(COUNTS, row[7:-1], strict=True)}
+        rows.append(CampaignRow(*row[:7], Metrics(counts, Decimal(row[-1]))))
+    return rows
+
+
+def cohort_date_bounds(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> tuple[date | None, date | None]:
+    """First and last cohort date with dispatches in scope and range."""
+    conditions, params = _filters(scope, date_range, "period_start")
+    query = f"""
+        select min(period_start), max(period_start)
+        from marts.campaign_performance_daily {_where(conditions)}
+    """
+    first, last = con.execute(query, params).fetchone()
+    return first, last
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    reason: str
+    messages: int
+    possible_solution: str | None
+
+
+def reason_rows(
+    con: duckdb.DuckDBPyConnection, kind: str, scope: Scope, date_range: DateRange
+) -> list[ReasonRow]:
+    """Messages per reason of one kind (dropped/undelivered), with the possible solution."""
+    conditions, params = _filters(scope, date_range, "cohort_date", "r")
+    params["kind"] = kind
+    query = f"""
+        select r.reason, sum(r.messages), any_value(d.possible_solution)
+        from marts.{kind}_reasons as r
+        left join marts.reason_dictionary as d on d.kind = $kind and d.reason = r.reason
+        {_where(conditions)}
+        group by r.reason
+        having sum(r.messages) > 0
+        order by 2 desc, 1
+    """
+    return [ReasonRow(r, int(m), s) for r, m, s in con.execute(query, params).fetchall()]
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    campaign_id: str
+    url: str | None
+    button_id: str | None
+    card_index: int | None
+    clicks: int
+    unique_clickers: int  # exact only when the range is one cohort date
+
+
+def link_rows(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> list[LinkRow]:
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    query = f"""
+        select campaign_id, url, button_id, card_index, sum(clicks), sum(unique_clickers)
+        from marts.link_click_activity {_where(conditions)}
+        group by all
+        having sum(clicks) > 0
+        order by 5 desc, campaign_id, url nulls last, button_id nulls first, card_index
+    """
+    return [
+        LinkRow(c, u, b, k, int(n), int(q))
+        for c, u, b, k, n, q in con.execute(query, params).fetchall()
+    ]
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    campaign_id: str
+    card_index: int | None
+    button_id: str | None
+    button_text: str | None
+    is_external_platform: bool
+    responses: int
+    responder_conversions: int
+
+
+def response_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> list[ResponseRow]:
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    query = f"""
+        select
+            campaign_id, card_index, button_id, button_text, is_external_platform,
+            sum(responses), sum(responder_conversions)
+        from marts.response_summary {_where(conditions)}
+        group by all
+        having sum(responses) > 0
+        order by 6 desc, campaign_id, button_id nulls last, card_index
+    """
+    return [
+        ResponseRow(c, k, b, t, bool(x), int(n), int(v))
+        for c, k, b, t, x, n, v in con.execute(query, params).fetchall()
+    ]
+
+
+def publication_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The as-of time of the published marts, from marts._publication when it exists."""
+    if not _has_table(con, "_publication"):
+        return None
+    columns = _columns(con, "_publication")
+    as_of = next((c for c in ("as_of", "as_of_time", "run_as_of") if c in columns), None)
+    if as_of is None:
+        return None
+    newest = next((c for c in ("published_at", "publish_time") if c in columns), None)
+    order = f"order by {newest} desc nulls last" if newest else ""
+    row = con.execute(f"select {as_of} from marts._publication {order} limit 1").fetchone()
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    if isinstance(value, datetime):
+        return format_as_of(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f} %"
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _share(part: int, whole: int) -> str:
+    return _pct(part / whole if whole else None)
+
+
+def _fit(text: str, width: int, middle: bool = False) -> str:
+    """Shorten text to width with an ellipsis, at the end or (URLs) in the middle."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    if middle:
+        head = (width - 1) // 2
+        tail = width - 1 - head
+        return f"{text[:head]}…{text[-tail:] if tail else ''}"
+    return f"{text[: width - 1]}…"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    right: bool = False  # numbers are right-aligned
+    flex: bool = False  # may shrink (with an ellipsis) so the table fits
+    middle: bool = False  # shorten in the middle (URLs keep their distinguishing end)
+    min_width: int = 8
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    rows: list[list[str]] = field(default_factory=list)
+    indent: str = INDENT
+    width: int = WIDTH
+
+    def widths(self) -> list[int]:
+        widths = [
+            max([len(col.header), *(len(row[i]) for row in self.rows)])
+            for i, col in enumerate(self.columns)
+        ]
+        budget = self.width - len(self.indent) - 2 * (len(widths) - 1)
+        flex = [i for i, col in enumerate(self.columns) if col.flex]
+        while sum(widths) > budget and flex:
+            widest = max(flex, key=lambda i: widths[i])
+            floor = max(self.columns[widest].min_width, len(self.columns[widest].header))
+            if widths[widest] <= floor:
+                flex.remove(widest)
+                continue
+            widths[widest] -= 1
+        return widths
+
+    def render(self) -> tuple[str, list[str]]:
+        """The header line and one line per row."""
+        widths = self.widths()
+
+        def line(cells: Sequence[str]) -> str:
+            out = []
+            for cell, col, width in zip(cells, self.columns, widths, strict=True):
+                cell = _fit(cell, width, col.middle)
+                out.append(cell.rjust(width) if col.right else cell.ljust(width))
+            return (self.indent + "  ".join(out)).rstrip()
+
+        return line([c.header for c in self.columns]), [line(row) for row in self.rows]
+
+    def lines(self) -> list[str]:
+        header, rows = self.render()
+        return [header, *rows]
+
+
+def _wrap(label: str, text: str, indent: str = INDENT * 3) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=f"{indent}{label}",
+        subsequent_indent=indent + " " * len(label),
+        break_on_hyphens=False,
+    )
+
+
+def _join_fitting(parts: Sequence[str], separator: str) -> list[str]:
+    """Parts joined on as few lines as fit WIDTH, never splitting a part between lines."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + len(separator) + len(part) <= WIDTH:
+            lines[-1] += separator + part
+        else:
+            lines.append(INDENT + part)
+    return lines
+
+
+def _note(text: str) -> list[str]:
+    return textwrap.wrap(text, width=WIDTH, initial_indent=INDENT, subsequent_indent=INDENT * 2)
+
+
+def _section(title: str) -> list[str]:
+    return ["", title, "-" * min(len(title), WIDTH)]
+
+
+def _metrics_lines(metrics: Metrics, revenue_note: str, show_revenue: bool) -> list[str]:
+    table = Table([Column("metric"), Column("count", right=True), Column("rate", right=True),
+                   Column("rate is")])  # fmt: skip
+    for name in COUNTS:
+        rate_name = RATE_OF_COUNT.get(name)
+        rate, definition = "", ""
+        if rate_name:
+            label, numerator, denominator = RATES[rate_name]
+            rate = _pct(metrics.rate(rate_name))
+            definition = f"{label} = {numerator} / {denominator}"
+        table.rows.append([name.replace("_", " "), _count(metrics.counts[name]), rate, definition])
+        if name == "conversions":  # revenue sits beside the conversions it comes from
+            value = _money(metrics.revenue) if show_revenue else "n/a"
+            table.rows.append(["revenue", value, "", revenue_note])
+    return table.lines()
+
+
+def _revenue_note(rows: Sequence[CampaignRow], scope: Scope) -> tuple[str, bool]:
+    currencies = {row.currency for row in rows}
+    if len(currencies) == 1 and None not in currencies:
+        return f"in {currencies.pop()}", True
+    if scope.single_account:
+        return "in the account currency", True
+    return "not summed across accounts (currencies may differ)", False
+
+
+def _campaigns_lines(rows: Sequence[CampaignRow], scope: Scope) -> list[str]:
+    columns = [Column("campaign")]
+    if not scope.single_account:
+        columns.append(Column("account"))
+    columns += [
+        Column("name", flex=True, min_width=10),
+        Column("sent", right=True),
+        Column("delivery", right=True),
+        Column("open", right=True),
+        Column("CTR", right=True),
+        Column("conv.", right=True),
+        Column("revenue", right=True),
+    ]
+    table = Table(columns)
+    for row in rows[:MAX_CAMPAIGN_ROWS]:
+        cells = [row.campaign_id]
+        if not scope.single_account:
+            cells.append(row.account_id)
+        m = row.metrics
+        cells += [
+            row.name or "(no name)",
+            _count(m.counts["sent"]),
+            _pct(m.rate("delivery_rate")),
+            _pct(m.rate("open_rate")),
+            _pct(m.rate("click_through_rate")),
+            _count(m.counts["conversions"]),
+            _money(m.revenue) + (f" {row.currency}" if row.currency else ""),
+        ]
+        table.rows.append(cells)
+    lines = table.lines()
+    if len(rows) > MAX_CAMPAIGN_ROWS:
+        lines += _note(f"… and {len(rows) - MAX_CAMPAIGN_ROWS:,} more campaigns "
+                       "(narrow the scope with --account or --campaign)")  # fmt: skip
+    lines += _note(
+        "delivery = delivered / sent; open, CTR = opens, clicks / delivered; revenue in "
+        "account currency"
+    )
+    return lines
+
+
+def _reasons_lines(kind: str, reasons: Sequence[ReasonRow], expected_total: int) -> list[str]:
+    total = sum(r.messages for r in reasons)
+    lines = _section(f"{kind.capitalize()} reasons: {_count(total)} {kind} messages")
+    if not reasons:
+        return [*lines, f"{INDENT}no {kind} messages in this range"]
+    if total != expected_total:
+        lines += _note(f"note: the campaign metrics count {_count(expected_total)} {kind}")
+    table = Table([Column("reason", flex=True, min_width=16), Column("messages", right=True),
+                   Column("share", right=True)])  # fmt: skip
+    table.rows = [[r.reason, _count(r.messages), _share(r.messages, total)] for r in reasons]
+    header, rows = table.render()
+    lines.append(header)
+    for reason, row in zip(reasons, rows, strict=True):
+        lines.append(row)
+        lines += _wrap("solution: ", reason.possible_solution or "(not in reason_dictionary)")
+    return lines
+
+
+def _button_label(button_id: str | None, card_index: int | None) -> str:
+    label = button_id or "(body link)"
+    return label if card_index is None else f"{label} / card {card_index}"
+
+
+def _links_lines(links: Sequence[LinkRow], multi: bool, one_day: bool, top: int) -> list[str]:
+    total = sum(link.clicks for link in links)
+    lines = _section(f"Link activity: {_count(total)} clicks on {_count(len(links))} links")
+    if not links:
+        return [*lines, f"{INDENT}no tracked-link clicks in this range"]
+    columns = [Column("campaign")] if multi else []
+    columns += [Column("url", flex=True, middle=True, min_width=24),
+                Column("button / card", flex=True, min_width=13),
+                Column("clicks", right=True)]  # fmt: skip
+    if one_day:
+        columns.append(Column("unique clickers", right=True))
+    table = Table(columns)
+    for link in links[:top]:
+        cells = [link.campaign_id] if multi else []
+        cells += [link.url or "(no url)", _button_label(link.button_id, link.card_index),
+                  _count(link.clicks)]  # fmt: skip
+        if one_day:
+            cells.append(_count(link.unique_clickers))
+        table.rows.append(cells)
+    lines += table.lines()
+    if len(links) > top:
+        lines += _note(f"… {len(links) - top:,} more links (--top N shows more)")
+    if not one_day:
+        lines += _note(
+            "unique clickers not shown: they do not add up across cohort dates "
+            "(a one-day range shows them)"
+        )
+    return lines
+
+
+def _response_lines(
+    responses: Sequence[ResponseRow], delivered: dict[str, int], multi: bool, top: int
+) -> list[str]:
+    total = sum(r.responses for r in responses)
+    lines = _section(f"Response activity: {_count(total)} responses")
+    if not responses:
+        return [*lines, f"{INDENT}no responses in this range"]
+    columns = [Column("campaign")] if multi else []
+    columns += [
+        Column("option", flex=True, min_width=14),
+        Column("button / card", flex=True, min_width=13),
+        Column("external", min_width=8),
+        Column("responses", right=True),
+        Column("rate", right=True),
+        Column("responder conv.", right=True),
+    ]
+    table = Table(columns)
+    for row in responses[:top]:
+        option = row.button_text or "(unknown payload)"
+        if row.button_id is None:
+            option = "(free text)"
+        cells = [row.campaign_id] if multi else []
+        cells += [
+            option,
+            "-" if row.button_id is None else _button_label(row.button_id, row.card_index),
+            "yes" if row.is_external_platform else "no",
+            _count(row.responses),
+            _share(row.responses, delivered.get(row.campaign_id, 0)),
+            _count(row.responder_conversions),
+        ]
+        table.rows.append(cells)
+    lines += table.lines()
+    if len(responses) > top:
+        lines += _note(f"… {len(responses) - top:,} more options (--top N shows more)")
+    lines += _note("rate = responses / delivered of the campaign in range "
+                   "(external option: button click rate)")  # fmt: skip
+    lines += _note("responder conv. = conversions attributed to the campaign "
+                   "by users who chose the option")  # fmt: skip
+    return lines
+
+
+def _range_text(date_range: DateRange, first: date | None, last: date | None) -> str:
+    start = date_range.start or first
+    end = date_range.end or last
+    if start is None and end is None:
+        return "all cohort dates (none with dispatches)"
+    if start is None:
+        return f"up to {end}"
+    if end is None:
+        return f"from {start}"
+    return f"{start} to {end}" if start != end else f"{start} (one day)"
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    date_range: DateRange,
+    *,
+    top: int = 10,
+    source: Path | str | None = None,
+) -> str:
+    """The report text for a scope and a range of cohort dates (lines <= WIDTH columns)."""
+    campaigns = campaign_rows(con, scope, date_range)
+    first, last = cohort_date_bounds(con, scope, date_range)
+    totals = Metrics.total(row.metrics for row in campaigns)
+    start, end = date_range.start or first, date_range.end or last
+    one_day = start is not None and start == end
+    multi = scope.kind != "campaign"
+
+    range_text = _range_text(date_range, first, last)
+    parts = [f"Report: {scope.describe()}", f"cohort dates {range_text}"]
+    as_of = publication_as_of(con)
+    if as_of:
+        parts.append(f"as of {as_of}")
+    lines = _join_fitting(parts, " | ")
+    lines.append("=" * min(WIDTH, max(len(line) for line in lines)))
+    note = "cohort date = dispatch date in the account's time zone; every outcome counts on it"
+    lines.append(note)
+    if source is not None:
+        lines.append(_fit(f"published marts: {source}", WIDTH, middle=True))
+    if first is None:
+        lines.append("no dispatches in this scope and range: every count below is 0")
+
+    if scope.kind == "campaign":
+        row = campaigns[0]
+        lines += _section(f"Campaign {row.campaign_id}: {row.name or '(no name)'}")
+        template = row.template or "(unknown template)"
+        if row.template_category:
+            template += f" ({row.template_category})"
+        lines.append(
+            f"{INDENT}account {row.account_id} | type {row.type or 'unknown'} | template {template}"
+        )
+    else:
+        lines += _section(f"Campaigns: {_count(len(campaigns))}")
+        lines += _campaigns_lines(campaigns, scope)
+
+    revenue_note, show_revenue = _revenue_note(campaigns, scope)
+    lines += _section("Metrics" if scope.kind == "campaign" else "Totals")
+    lines += _metrics_lines(totals, revenue_note, show_revenue)
+    lines += _note(
+        "rates are recomputed from the counts summed over the range (n/a: denominator 0)"
+    )
+
+    for kind in ("dropped", "undelivered"):
+        if _has_table(con, f"{kind}_reasons"):
+            reasons = reason_rows(con, kind, scope, date_range)
+            lines += _reasons_lines(kind, reasons, totals.counts[kind])
+
+    if _has_table(con, "link_click_activity"):
+        lines += _links_lines(link_rows(con, scope, date_range), multi, one_day, top)
+    if _has_table(con, "response_summary"):
+        delivered = {row.campaign_id: row.metrics.counts["delivered"] for row in campaigns}
+        lines += _response_lines(response_rows(con, scope, date_range), delivered, multi, top)
+    return "\n".join(_fit(line, WIDTH) for line in lines) + "\n"
