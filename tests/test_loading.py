@@ -403,6 +403,82 @@ def test_wrong_header_and_unreadable_files_are_quarantined_whole(con, root):
     assert (again.files_skipped, again.files_loaded) == (6, 0)
 
 
+def test_many_csv_files_in_one_call_keep_per_file_lines_rows_and_ledger(con, root):
+    # files of one source are read together (one read per distinct header);
+    # line numbers, _row_number, quarantine and ledger rows stay per file
+    reordered = (
+        "attempted_at,dispatch_id,account_id,campaign_id,send_id,user_id,phone_number,"
+        "result,wamid,drop_code,meta_error_code,meta_error_title"
+    )
+    moved = "d5,acc_01,cmp_1,snd_1,u5,+905320000005"
+    files = {
+        "dispatches/dispatches-2026-10-01.csv": [
+            DISPATCH_HEADER, dispatch(1), "x,y", dispatch(2, "bad"), dispatch(3),
+        ],
+        "dispatches/dispatches-2026-10-02.csv": [
+            DISPATCH_HEADER, "", dispatch(4), dispatch(5, code="1.5"), "", dispatch(6), "a,b,c",
+        ],
+        "dispatches/dispatches-2026-10-03.csv.gz": [DISPATCH_HEADER, dispatch(7)],
+        "dispatches/dispatches-2026-10-04.csv": [
+            reordered,
+            f"2026-10-01T09:00:00Z,{moved},SENT,wamid.5,,,",
+            "2026-10-01,,a,b,c,d,e,f,g,h,,j",
+        ],
+    }  # fmt: skip
+    for rel, lines in files.items():
+        put(root, rel, "\n".join(lines) + "\n")
+    truncated = gzip.compress(("\n".join([DISPATCH_HEADER, dispatch(9)] * 30) + "\n").encode())
+    (root / "dispatches" / "dispatches-2026-10-05.csv.gz").write_bytes(truncated[:-30])
+
+    result = load_source(con, root, "dispatches")
+
+    assert (result.files_seen, result.files_loaded, result.files_quarantined) == (5, 5, 1)
+    assert (result.rows_loaded, result.rows_quarantined) == (6, 5 + 1)
+    got = rows(
+        con,
+        "SELECT day(_file_day), dispatch_id, _row_number, attempted_at FROM raw.dispatches "
+        "ORDER BY _file_day, _row_number",
+    )
+    # _row_number: ordinal among the records parsed from that file
+    assert [r[:3] for r in got] == [
+        (1, "d1", 1), (1, "d3", 3), (2, "d4", 1), (2, "d6", 3), (3, "d7", 1), (4, "d5", 1),
+    ]  # fmt: skip
+    assert {r[3] for r in got} == {datetime(2026, 10, 1, 9, 0)}
+    lines1 = files["dispatches/dispatches-2026-10-01.csv"]
+    lines2 = files["dispatches/dispatches-2026-10-02.csv"]
+    lines4 = files["dispatches/dispatches-2026-10-04.csv"]
+    assert quarantine(con, "dispatches/dispatches-2026-10-01.csv") == [
+        (3, "x,y", "wrong column count (Expected Number of Columns: 12 Found: 2)"),
+        (4, lines1[3], 'bad timestamp in attempted_at: "bad"'),
+    ]
+    assert quarantine(con, "dispatches/dispatches-2026-10-02.csv") == [
+        (4, lines2[3], 'non-numeric integer in meta_error_code: "1.5"'),
+        (7, "a,b,c", "wrong column count (Expected Number of Columns: 12 Found: 3)"),
+    ]
+    assert quarantine(con, "dispatches/dispatches-2026-10-04.csv") == [
+        (3, lines4[2], "missing key dispatch_id"),
+    ]
+    ((line, text, reason),) = quarantine(con, "dispatches/dispatches-2026-10-05.csv.gz")
+    assert (line, text) == (None, None) and reason.startswith("cannot read file: ")
+    ledger_rows = dict(rows(con, "SELECT file, (rows_loaded, rows_quarantined) FROM raw._loads"))
+    assert ledger_rows == {
+        "dispatches/dispatches-2026-10-01.csv": (2, 2),
+        "dispatches/dispatches-2026-10-02.csv": (2, 2),
+        "dispatches/dispatches-2026-10-03.csv.gz": (1, 0),
+        "dispatches/dispatches-2026-10-04.csv": (1, 1),
+        "dispatches/dispatches-2026-10-05.csv.gz": (0, 1),
+    }
+    # one load id per file, the ledger's
+    assert (
+        one(
+            con,
+            "SELECT count(*) FROM raw.dispatches AS d JOIN raw._loads AS l "
+            "ON l.load_id = d._load_id AND l.file = d._file",
+        )
+        == 6
+    )
+
+
 def write_parquet(con: duckdb.DuckDBPyConnection, path: Path, select: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
@@ -580,6 +656,63 @@ def test_a_crash_mid_file_leaves_nothing_and_the_next_run_loads_it(con, root, mo
     monkeypatch.undo()
     assert load_source(con, root, "dispatches").files_replaced == 1
     assert [r[0] for r in rows(con, "SELECT dispatch_id FROM raw.dispatches")] == ["d5"]
+
+
+def test_a_crash_rolls_back_every_file_of_the_batch_and_keeps_the_ledger_consistent(
+    con, root, monkeypatch
+):
+    for day in (1, 2, 3):
+        put(root, f"dispatches/dispatches-2026-10-0{day}.csv",
+            "\n".join([DISPATCH_HEADER, dispatch(day), dispatch(10 + day)]))  # fmt: skip
+    real_record_load = ledger_module.record_load
+    calls = []
+
+    def crash_on_second(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated crash in the middle of a batch")
+        real_record_load(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_module, "record_load", crash_on_second)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load_source(con, root, "dispatches")
+    # the first file's rows and ledger row were in the same transaction: gone too
+    for table in ("dispatches", "_loads", "_quarantine"):
+        assert one(con, f"SELECT count(*) FROM raw.{table}") == 0, table
+    assert one(con, "SELECT count(*) FROM duckdb_tables() WHERE temporary") == 0
+    monkeypatch.undo()
+    result = load_source(con, root, "dispatches")
+    assert (result.files_loaded, result.rows_loaded) == (3, 6)
+    assert one(con, "SELECT count(*) FROM raw._loads") == 3
+
+
+def test_files_beyond_the_batch_size_go_in_later_transactions(con, root, monkeypatch):
+    from orchestration.loading import runner
+
+    for day in (1, 2, 3):
+        put(root, f"dispatches/dispatches-2026-10-0{day}.csv",
+            "\n".join([DISPATCH_HEADER, dispatch(day)]))  # fmt: skip
+    monkeypatch.setattr(runner, "BATCH_BYTES", 1)  # one file per batch
+    real_record_load = ledger_module.record_load
+
+    def crash_on_third_file(con_, ctx, *args: object) -> None:
+        if ctx.file.endswith("-03.csv"):
+            raise RuntimeError("simulated crash in the last batch")
+        real_record_load(con_, ctx, *args)
+
+    monkeypatch.setattr(ledger_module, "record_load", crash_on_third_file)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        load_source(con, root, "dispatches")
+    # the batches before the crash are committed, with their ledger rows
+    assert rows(con, "SELECT file FROM raw._loads ORDER BY file") == [
+        ("dispatches/dispatches-2026-10-01.csv",),
+        ("dispatches/dispatches-2026-10-02.csv",),
+    ]
+    assert one(con, "SELECT count(*) FROM raw.dispatches") == 2
+    monkeypatch.setattr(ledger_module, "record_load", real_record_load)
+    result = load_source(con, root, "dispatches")
+    assert (result.files_skipped, result.files_loaded, result.rows_loaded) == (2, 1, 1)
+    assert one(con, "SELECT count(DISTINCT _loaded_at) FROM raw.dispatches") == 3
 
 
 # -- unknown files -------------------------------------------------------------------------
@@ -800,8 +933,10 @@ def test_webhooks_typed_rows_and_malformed_lines(con, root):
         ("wamid.IN1", "WABA1", "905321234567", "text", utc(1759310100), "wamid.A", "hello", 1),
         ("wamid.IN2", "W2", "905321234567", "text", utc(1759310100), "wamid.A", "hello", 2),
     ]
-    body = one(con, "SELECT body FROM raw.webhook_deliveries WHERE delivery_id = 'dl2'")
-    assert json.loads(body) == two_entries
+    # the line is kept exactly as delivered: the body, unchanged, inside its envelope
+    raw_line = one(con, "SELECT raw_line FROM raw.webhook_deliveries WHERE delivery_id = 'dl2'")
+    assert raw_line == lines[1]
+    assert json.loads(raw_line)["body"] == two_entries
 
 
 def test_jsonl_line_endings_and_unreadable_lines(con, root):
@@ -838,6 +973,68 @@ def test_jsonl_line_endings_and_unreadable_lines(con, root):
     assert line == 2 and "\x00" in text and reason.startswith("unreadable line: ")
 
 
+def test_many_webhook_files_in_one_call_with_rejected_lines_and_exact_raw_lines(con, root):
+    a = envelope("dl1", status_body({"id": "w1", "status": "sent", "timestamp": "1"}))
+    spaced = (
+        '{ "delivery_id" : "dl2",  "received_at":"2026-10-01T09:00:00+02:00",\t"body" : '
+        '{"entry": [{"id": "W", "changes": [{"value": {"statuses": '
+        '[{"id": "w2", "status": "read", "timestamp": "2"}]}}]}]} }'
+    )
+    put(root, "webhooks/webhooks-2026-10-01.jsonl", f"{a}\n{a[:-1]}\x00}}\n{spaced}\n")
+    put(root, "webhooks/webhooks-2026-10-02.jsonl.gz", f"\n{spaced}\n[1]\n{a}\n")
+    put(root, "webhooks/webhooks-2026-10-03.jsonl", f"{a}\n\n\n{a[:-1]}\x00}}\n{a}\n")
+    put(root, "webhooks/webhooks-2026-10-04.jsonl", "")
+
+    result = load_source(con, root, "webhooks")
+
+    assert (result.files_loaded, result.files_quarantined) == (4, 0)
+    assert (result.rows_loaded, result.rows_quarantined) == (6, 3)
+    got = rows(
+        con,
+        "SELECT day(_file_day), _row_number, delivery_id, received_at FROM "
+        "raw.webhook_deliveries ORDER BY _file_day, _row_number",
+    )
+    assert [r[:3] for r in got] == [
+        (1, 1, "dl1"), (1, 3, "dl2"), (2, 2, "dl2"), (2, 4, "dl1"), (3, 1, "dl1"), (3, 5, "dl1"),
+    ]  # fmt: skip
+    assert got[1][3] == datetime(2026, 10, 1, 7, 0)
+    # the line exactly as delivered, whitespace and all
+    assert one(con, "SELECT raw_line FROM raw.webhook_deliveries WHERE delivery_id = 'dl2' "
+               "AND _file_day = '2026-10-01'") == spaced  # fmt: skip
+    assert rows(
+        con, "SELECT day(_file_day), _row_number, wamid FROM raw.webhook_statuses ORDER BY 1, 2"
+    ) == [(1, 1, "w1"), (1, 3, "w2"), (2, 2, "w2"), (2, 4, "w1"), (3, 1, "w1"), (3, 5, "w1")]
+    q = rows(con, "SELECT file, line_number, reason FROM raw._quarantine ORDER BY 1, 2")
+    assert [(f.split("-", 1)[1], line, reason.split(":")[0]) for f, line, reason in q] == [
+        ("2026-10-01.jsonl", 2, "unreadable line"),
+        ("2026-10-02.jsonl.gz", 3, "not a JSON object"),
+        ("2026-10-03.jsonl", 4, "unreadable line"),
+    ]
+    ledger_rows = dict(rows(con, "SELECT file, (rows_loaded, rows_quarantined) FROM raw._loads"))
+    assert ledger_rows == {
+        "webhooks/webhooks-2026-10-01.jsonl": (2, 1),
+        "webhooks/webhooks-2026-10-02.jsonl.gz": (2, 1),
+        "webhooks/webhooks-2026-10-03.jsonl": (2, 1),
+        "webhooks/webhooks-2026-10-04.jsonl": (0, 0),
+    }
+
+
+def test_a_warehouse_from_before_raw_line_keeps_its_rows_and_loads(con, root):
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.webhook_deliveries (delivery_id varchar, received_at timestamp, "
+        "body json, _load_id varchar, _file varchar, _file_day date, _row_number bigint, "
+        "_loaded_at timestamp)"
+    )
+    con.execute("INSERT INTO raw.webhook_deliveries (delivery_id, body) VALUES ('old', '{}')")
+    line = envelope("dl1", status_body({"id": "w1", "status": "sent", "timestamp": "1"}))
+    put(root, "webhooks/webhooks-2026-10-01.jsonl", line + "\n")
+    assert load_source(con, root, "webhooks").rows_loaded == 1
+    assert rows(
+        con, "SELECT delivery_id, body, raw_line FROM raw.webhook_deliveries ORDER BY 1"
+    ) == [("dl1", None, line), ("old", "{}", None)]
+
+
 def sample_bodies() -> dict[str, dict[str, Any]]:
     """Every real webhook body of the fixtures, by '<file stem>/<name>'."""
     bodies = {}
@@ -864,8 +1061,8 @@ def test_real_meta_webhook_payloads(con, root):
     assert (result.rows_loaded, result.rows_quarantined) == (10, 0)
     assert result.table_rows["webhook_statuses"] == 8
     assert result.table_rows["webhook_messages"] == 2
-    stored = dict(rows(con, "SELECT delivery_id, body FROM raw.webhook_deliveries"))
-    assert {k: json.loads(v) for k, v in stored.items()} == bodies
+    stored = dict(rows(con, "SELECT delivery_id, raw_line FROM raw.webhook_deliveries"))
+    assert {k: json.loads(v)["body"] for k, v in stored.items()} == bodies
 
     cols = (
         "entry_id, wamid, status, status_at, recipient_id, recipient_user_id, error_code, "

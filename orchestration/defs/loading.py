@@ -21,7 +21,7 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
 } | {"webhooks": ("webhook_deliveries", "webhook_statuses", "webhook_messages")}
 
 RAW_TABLE_DESCRIPTIONS: dict[str, str] = {
-    "webhook_deliveries": "Webhook deliveries as received: one row per JSONL line, body unchanged.",
+    "webhook_deliveries": "Webhook deliveries, one row per JSONL line, kept byte for byte.",
     "webhook_statuses": "Typed rows of entry[].changes[].value.statuses[] of every delivery.",
     "webhook_messages": "Typed rows of entry[].changes[].value.messages[] (inbound replies).",
 }

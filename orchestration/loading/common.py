@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import duckdb
 
 from orchestration.loading.discovery import ExtractFile
-from orchestration.loading.ledger import FileCounts, LoadContext
+
+#: Temp table the runner fills before a batch's transaction: one row per file
+#: of the batch, ``file_no`` = its 0-based position in the batch, with the
+#: lineage values to stamp on its rows.
+BATCH = "_wa_batch"
+BATCH_COLUMNS = (
+    "file_no BIGINT, source VARCHAR, _load_id VARCHAR, _file VARCHAR, _file_day DATE, "
+    "_loaded_at TIMESTAMP"
+)
 
 #: DuckDB errors that mean "this file cannot be read" (truncated gzip, corrupt
 #: parquet, bad encoding, ...). Anything else is a real failure and propagates.
@@ -19,18 +28,34 @@ READ_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-class FileLoader(Protocol):
-    """How one format is loaded, in two phases.
+@dataclass
+class BatchCounts:
+    """What ``write`` inserted for a batch of files.
 
-    ``stage`` reads the file into connection-local temp tables outside any
-    transaction and returns a reason when the whole file must be quarantined.
-    ``write`` runs inside the file's transaction and inserts the staged rows
-    into the raw tables and the quarantine. ``cleanup`` drops the temp tables.
+    ``per_file``: ``file_no -> (rows_loaded, rows_quarantined)`` for the files
+    that were staged (not those quarantined whole); ``table_rows``: rows
+    written per raw table, the whole batch together.
     """
 
-    def stage(self, con: duckdb.DuckDBPyConnection, file: ExtractFile) -> str | None: ...
+    per_file: dict[int, tuple[int, int]] = field(default_factory=dict)
+    table_rows: dict[str, int] = field(default_factory=dict)
 
-    def write(self, con: duckdb.DuckDBPyConnection, ctx: LoadContext) -> FileCounts: ...
+
+class FileLoader(Protocol):
+    """How one format is loaded, a batch of files at a time, in two phases.
+
+    ``stage`` reads the files (``file_no`` = position in ``files``) into
+    connection-local temp tables outside any transaction and returns
+    ``{file_no: reason}`` for files that must be quarantined whole (they are
+    then absent from the staged rows). ``write`` runs inside the batch's
+    transaction and inserts the staged rows into the raw tables and the
+    quarantine, stamping lineage from the temp table :data:`BATCH`.
+    ``cleanup`` drops the temp tables.
+    """
+
+    def stage(self, con: duckdb.DuckDBPyConnection, files: list[ExtractFile]) -> dict[int, str]: ...
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> BatchCounts: ...
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None: ...
 
@@ -61,6 +86,16 @@ def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     for name, kind in found:
         keyword = "VIEW" if kind == "VIEW" else "TABLE"
         con.execute(f"DROP {keyword} IF EXISTS temp.{ident(name)}")
+
+
+def int_list(values: list[int]) -> str:
+    """A SQL ``BIGINT[]`` literal."""
+    return "([" + ", ".join(str(int(v)) for v in values) + "]::BIGINT[])"
+
+
+def per_file_counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[int, int]:
+    """``{file_no: n}`` from a query returning ``(file_no, n)`` rows."""
+    return {int(no): int(n or 0) for no, n in con.execute(sql).fetchall()}
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:

@@ -1,21 +1,33 @@
-"""Reading a (possibly gzipped) text file as physical lines, set-based.
+"""Reading (possibly gzipped) text files as physical lines, set-based, many files at once.
 
 DuckDB's CSV reader does the work: one VARCHAR column, NUL as delimiter, no
 quoting, so each physical line is one value (gzip is decompressed by the
 reader, LF or CRLF files both work, blank lines come back as NULL rows and
-keep their place). The 1-based physical line number is the temp table's
-insertion order (``rowid + 1``). A line the reader rejects (invalid UTF-8, a
-NUL byte, longer than :data:`MAX_LINE_BYTES`) is kept with its reader error so
-it can be quarantined; the line numbers of the other lines are shifted around it.
+keep their place). All files of a batch are read by ONE ``read_csv`` call (the
+reader then works on several files in parallel); ``file_index`` tells which
+file a line came from. With insertion order preserved (DuckDB's default), the
+lines of each file land contiguously and in order in the staging table, so the
+1-based physical line number is ``rowid - (first rowid of the file) + 1``.
 
-The CSV reader (strict mode) refuses a file that mixes LF and CRLF or holds a
-bare CR ("state machine reached an invalid state"); without strict mode it
-would silently split and drop text. Such a file is re-read exactly with
-``read_text`` + ``string_split`` on LF (gzip is first inflated to a temp file,
-as ``read_text`` does not decompress). That path is single-threaded and holds
-the file in memory: fine for the rare broken file, not for the normal path.
+Extra columns (``columns``: a SELECT-list over ``text``, e.g. a typed
+``json_transform``) are computed in the same pass, so the text is read and
+parsed once and stored once.
 
-Result: temp view ``_wa_lines(line_number BIGINT, text VARCHAR, read_error VARCHAR)``.
+A line the reader rejects (invalid UTF-8, a NUL byte, longer than
+:data:`MAX_LINE_BYTES`) is kept with its reader error so it can be
+quarantined; the line numbers of that file's other lines are shifted around it
+(that file's rows move to a table with explicit line numbers).
+
+If the batch read fails (a truncated gzip, or DuckDB's strict reader refusing a
+file that mixes LF and CRLF or holds a bare CR: "state machine reached an
+invalid state"), the files are read one by one: an unreadable file is reported
+(its reason returned), a refused one is re-read exactly with ``read_text`` +
+``string_split`` on LF (gzip is first inflated to a temp file, as
+``read_text`` does not decompress). That path is single-threaded and holds the
+file in memory: fine for the rare broken file, not for the normal path.
+
+Result: temp view ``_wa_lines(file_no, line_number, text, read_error, <columns>)``
+where ``file_no`` is the 0-based position of the file in the list read.
 """
 
 from __future__ import annotations
@@ -23,11 +35,12 @@ from __future__ import annotations
 import gzip
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
-from orchestration.loading.common import drop_temp, scalar
+from orchestration.loading.common import READ_ERRORS, drop_temp, error_text, int_list, scalar
 
 LINES = "_wa_lines"
 _RAW = "_wa_lines_raw"
@@ -41,59 +54,134 @@ MAX_LINE_BYTES = 32 * 1024 * 1024
 TEMP_OBJECTS = (LINES, _FIXED, _RAW, _REJ, _REJ_SCAN)
 
 
-def stage_lines(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Read ``path`` into the temp view ``_wa_lines`` (raises READ_ERRORS if unreadable)."""
+def stage_lines(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[Path],
+    columns: str = "",
+    stored_text: str = "text",
+) -> dict[int, str]:
+    """Read ``paths`` into the temp view ``_wa_lines``; ``{file_no: reason}`` of unreadable files.
+
+    ``columns``: extra SELECT-list items computed from the line ``text`` (may
+    reuse earlier aliases), stored alongside each line; NULL for
+    reader-rejected lines. ``stored_text``: what is kept as ``text`` (may use
+    those aliases, e.g. keep the text only where no parsed copy is kept).
+    """
     drop_temp(con, *TEMP_OBJECTS)
-    try:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {_RAW} AS
-            SELECT * FROM read_csv(
-                ?, columns = {{'text': 'VARCHAR'}}, header = false, delim = '', quote = '',
-                escape = '', auto_detect = false, max_line_size = {MAX_LINE_BYTES},
-                store_rejects = true, rejects_table = '{_REJ}', rejects_scan = '{_REJ_SCAN}')
-            """,
-            [str(path)],
-        )
-    except duckdb.InvalidInputException as exc:
-        if "state machine" not in str(exc):
-            raise
-        drop_temp(con, *TEMP_OBJECTS)
-        _stage_lines_exact(con, path)
-        return
-    if scalar(con, f"SELECT count(*) FROM {_REJ}") == 0:
-        con.execute(
-            f"""
-            CREATE TEMP VIEW {LINES} AS
-            SELECT rowid + 1 AS line_number, text, NULL::VARCHAR AS read_error FROM {_RAW}
-            """
-        )
-        return
-    # Reader-rejected lines are missing from _RAW: the k-th kept line sits at
-    # physical line k + (number of rejected lines before it). With rejected
-    # lines L_1 < L_2 < ... , L_j lies before kept line k iff L_j - j < k.
+    select = f"{columns}, " if columns.strip() else ""
+    select += f"{stored_text} AS text"
+    shape = "(SELECT NULL::BIGINT AS file_no, NULL::VARCHAR AS text) LIMIT 0"
+    con.execute(f"CREATE TEMP TABLE {_RAW} AS SELECT file_no, {select} FROM {shape}")
+    con.execute(
+        f"CREATE TEMP TABLE {_FIXED} AS SELECT file_no, NULL::BIGINT AS line_number, "
+        f"NULL::VARCHAR AS read_error, {select} FROM {shape}"
+    )
+    reasons: dict[int, str] = {}
+    everything = list(range(len(paths)))
+    if paths:
+        try:
+            _read(con, everything, paths, select)
+        except READ_ERRORS as exc:
+            if len(paths) == 1:
+                reason = _read_one_failed(con, 0, paths[0], select, exc)
+                if reason is not None:
+                    reasons[0] = reason
+            else:  # find the culprit(s): read the files one by one
+                for no, path in enumerate(paths):
+                    try:
+                        _read(con, [no], [path], select)
+                    except READ_ERRORS as one_exc:
+                        reason = _read_one_failed(con, no, path, select, one_exc)
+                        if reason is not None:
+                            reasons[no] = reason
+    offsets = dict(
+        con.execute(f"SELECT file_no, min(rowid) - 1 FROM {_RAW} GROUP BY file_no").fetchall()
+    )
+    off = int_list([offsets.get(no, 0) for no in everything] or [0])
     con.execute(
         f"""
-        CREATE TEMP TABLE {_FIXED} AS
-        WITH rej AS (
-            SELECT line,
-                   trim(first(csv_line), chr(13) || chr(10)) AS csv_line,
-                   string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS err
-            FROM {_REJ} GROUP BY line
-        ),
-        gaps AS (SELECT line - row_number() OVER (ORDER BY line) AS kept_before FROM rej),
-        kept AS (SELECT rowid + 1 AS k, text FROM {_RAW})
-        SELECT k + (SELECT count(*) FROM gaps WHERE kept_before < k) AS line_number,
-               text, NULL::VARCHAR AS read_error
-        FROM kept
-        UNION ALL
-        SELECT line, csv_line, err FROM rej
+        CREATE TEMP VIEW {LINES} AS
+        SELECT rowid - {off}[file_no + 1] AS line_number, NULL::VARCHAR AS read_error, *
+        FROM {_RAW}
+        UNION ALL BY NAME
+        SELECT * FROM {_FIXED}
         """
     )
-    con.execute(f"CREATE TEMP VIEW {LINES} AS SELECT * FROM {_FIXED}")
+    return reasons
 
 
-def _stage_lines_exact(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _read(
+    con: duckdb.DuckDBPyConnection, nos: list[int], paths: Sequence[Path], select: str
+) -> None:
+    """Append the lines of ``paths`` (file numbers ``nos``) to the raw table, in one read."""
+    drop_temp(con, _REJ, _REJ_SCAN)
+    con.execute(
+        f"""
+        INSERT INTO {_RAW}
+        SELECT {int_list(nos)}[file_index::BIGINT + 1] AS file_no, {select}
+        FROM read_csv(
+            ?, columns = {{'text': 'VARCHAR'}}, header = false, delim = '', quote = '',
+            escape = '', auto_detect = false, max_line_size = {MAX_LINE_BYTES},
+            store_rejects = true, rejects_table = '{_REJ}', rejects_scan = '{_REJ_SCAN}')
+        """,
+        [[str(p) for p in paths]],
+    )
+    if scalar(con, f"SELECT count(*) FROM {_REJ}") == 0:
+        return
+    # Reader-rejected lines are missing from the raw table: in a file with
+    # rejected lines L_1 < L_2 < ..., its k-th kept line sits at physical line
+    # k + (number of rejected lines before it); L_j lies before kept line k
+    # iff L_j - j < k. That file's rows move to the fixed table.
+    con.execute(
+        f"""
+        INSERT INTO {_FIXED} BY NAME
+        WITH rej AS (
+            SELECT {int_list(nos)}[file_id::BIGINT + 1] AS file_no, line,
+                   trim(first(csv_line), chr(13) || chr(10)) AS csv_line,
+                   string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS err
+            FROM {_REJ} GROUP BY ALL
+        ),
+        gaps AS (
+            SELECT file_no, line - row_number() OVER (PARTITION BY file_no ORDER BY line)
+                AS kept_before
+            FROM rej
+        ),
+        firsts AS (
+            SELECT file_no, min(rowid) AS first_rowid FROM {_RAW}
+            WHERE file_no IN (SELECT file_no FROM rej) GROUP BY file_no
+        ),
+        kept AS (
+            SELECT r.rowid - f.first_rowid + 1 AS k, r.*
+            FROM {_RAW} AS r JOIN firsts AS f USING (file_no)
+        )
+        SELECT kept.* EXCLUDE (k),
+               k + (SELECT count(*) FROM gaps AS g
+                    WHERE g.file_no = kept.file_no AND g.kept_before < kept.k) AS line_number
+        FROM kept
+        UNION ALL BY NAME
+        SELECT file_no, line AS line_number, csv_line AS text, err AS read_error FROM rej
+        """
+    )
+    con.execute(
+        f"DELETE FROM {_RAW} WHERE file_no IN "
+        f"(SELECT DISTINCT {int_list(nos)}[file_id::BIGINT + 1] FROM {_REJ})"
+    )
+
+
+def _read_one_failed(
+    con: duckdb.DuckDBPyConnection, no: int, path: Path, select: str, exc: Exception
+) -> str | None:
+    """A single file's read failed: re-read it exactly if refused, else a reason."""
+    if not (isinstance(exc, duckdb.InvalidInputException) and "state machine" in str(exc)):
+        return f"cannot read file: {error_text(exc)}"
+    try:
+        _stage_lines_exact(con, no, path, select)
+    except READ_ERRORS as exact_exc:
+        return f"cannot read file: {error_text(exact_exc)}"
+    return None
+
+
+def _stage_lines_exact(con: duckdb.DuckDBPyConnection, no: int, path: Path, select: str) -> None:
     """Fallback: split the whole text on LF (exact for any mix of line endings)."""
     with tempfile.TemporaryDirectory(prefix="wa_lines_") as tmp:
         source = path
@@ -106,18 +194,16 @@ def _stage_lines_exact(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                 raise duckdb.IOException(f"cannot decompress {path.name}: {exc}") from exc
         con.execute(
             f"""
-            CREATE TEMP TABLE {_FIXED} AS
-            SELECT generate_subscripts(parts, 1)::BIGINT AS line_number,
-                   rtrim(unnest(parts), chr(13)) AS text,
-                   NULL::VARCHAR AS read_error
-            FROM (SELECT string_split(content, chr(10)) AS parts FROM read_text(?))
+            INSERT INTO {_FIXED} BY NAME
+            SELECT {no} AS file_no, line_number, {select}
+            FROM (
+                SELECT generate_subscripts(parts, 1)::BIGINT AS line_number,
+                       nullif(rtrim(unnest(parts), chr(13)), '') AS text
+                FROM (SELECT string_split(content, chr(10)) AS parts FROM read_text(?))
+            )
             """,
             [str(source)],
         )
-    con.execute(
-        f"CREATE TEMP VIEW {LINES} AS SELECT line_number, nullif(text, '') AS text, read_error "
-        f"FROM {_FIXED}"
-    )
 
 
 def cleanup_lines(con: duckdb.DuckDBPyConnection) -> None:
@@ -132,6 +218,15 @@ def line_reason_sql(text: str = "text", read_error: str = "read_error") -> str:
         WHEN NOT json_valid({text}) THEN 'invalid JSON (malformed or truncated line)'
         WHEN NOT regexp_matches({text}, '^\s*\{{') THEN 'not a JSON object'
     END"""
+
+
+def json_object_sql(structure: str, text: str = "text") -> str:
+    """SQL: ``text`` parsed with ``json_transform`` if it is a JSON object, else NULL."""
+    return (
+        rf"CASE WHEN json_valid({text}) "
+        rf"AND (starts_with({text}, '{{') OR regexp_matches({text}, '^\s*\{{')) "
+        f"THEN json_transform({text}, {structure}) END"
+    )
 
 
 def non_blank_sql(text: str = "text", read_error: str = "read_error") -> str:

@@ -101,13 +101,35 @@ def latest_load(con: duckdb.DuckDBPyConnection, file: str) -> PreviousLoad | Non
     return PreviousLoad(row[0], row[1]) if row else None
 
 
-def delete_file_rows(con: duckdb.DuckDBPyConnection, source: str, file: str) -> None:
-    """Delete every row an earlier load of ``file`` wrote (data and quarantine)."""
+def latest_loads(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, PreviousLoad]:
+    """The latest (not replaced) load of each of ``files`` that was ever loaded, in one query."""
+    if not files:
+        return {}
+    found = con.execute(
+        f"""
+        SELECT file, load_id, sha256 FROM {LOADS} AS l
+        WHERE list_contains(?::VARCHAR[], file)
+          AND NOT EXISTS (SELECT 1 FROM {LOADS} AS r WHERE r.replaced_load_id = l.load_id)
+        QUALIFY row_number() OVER (PARTITION BY file ORDER BY loaded_at DESC) = 1
+        """,
+        [files],
+    ).fetchall()
+    return {file: PreviousLoad(load_id, sha256) for file, load_id, sha256 in found}
+
+
+def delete_file_rows(con: duckdb.DuckDBPyConnection, source: str, files: str | list[str]) -> None:
+    """Delete every row earlier loads of ``files`` wrote (data and quarantine)."""
+    names = [files] if isinstance(files, str) else list(files)
+    if not names:
+        return
     for table in tables_of(source):
-        con.execute(f"DELETE FROM {qualified(table)} WHERE _file = ?", [file])
+        con.execute(
+            f"DELETE FROM {qualified(table)} WHERE list_contains(?::VARCHAR[], _file)", [names]
+        )
     con.execute(
-        f"DELETE FROM {QUARANTINE} WHERE file = ? AND _load_id IS NOT NULL",
-        [file],
+        f"DELETE FROM {QUARANTINE} WHERE list_contains(?::VARCHAR[], file) "
+        "AND _load_id IS NOT NULL",
+        [names],
     )
 
 

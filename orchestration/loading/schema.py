@@ -34,8 +34,16 @@ TEMPLATE_COLUMNS: tuple[tuple[str, str], ...] = (
 WEBHOOK_DELIVERY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("delivery_id", "varchar"),
     ("received_at", "timestamp"),
-    ("body", "json"),
+    ("raw_line", "json"),
 )
+
+#: Storage options of single columns. ``raw_line`` (~700 bytes of JSON a row,
+#: ~1 GB per 1M dispatches) with zstd: 3.5x smaller and ~2x faster to write
+#: than DuckDB's default string compression (measured: 200 MB of lines, 22 MB
+#: in 0.9 s vs 76 MB in 1.8 s).
+COLUMN_OPTIONS: dict[tuple[str, str], str] = {
+    ("webhook_deliveries", "raw_line"): "USING COMPRESSION zstd",
+}
 
 WEBHOOK_STATUS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("delivery_id", "varchar"),
@@ -143,5 +151,17 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create schema ``raw`` and all its tables if they are missing (idempotent)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for name, columns in {**DATA_TABLES, **BOOKKEEPING_TABLES}.items():
-        cols = ", ".join(f'"{col}" {typ}' for col, typ in columns)
+        cols = ", ".join(
+            f'"{col}" {typ} {COLUMN_OPTIONS.get((name, col), "")}'.rstrip() for col, typ in columns
+        )
         con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({cols})")
+    # a warehouse made before raw_line replaced body (the body re-serialised):
+    # keep its rows and add the new column (the loader inserts by column name)
+    has_raw_line = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? "
+        "AND table_name = 'webhook_deliveries' AND column_name = 'raw_line'",
+        [SCHEMA],
+    ).fetchone()
+    if has_raw_line is not None and has_raw_line[0] == 0:
+        con.execute(f"ALTER TABLE {qualified('webhook_deliveries')} ADD COLUMN raw_line json")

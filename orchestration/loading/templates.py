@@ -12,16 +12,24 @@ import json
 
 import duckdb
 
-from orchestration.loading.common import READ_ERRORS, drop_temp, error_text, literal, scalar
+from orchestration.loading.common import (
+    BATCH,
+    BatchCounts,
+    drop_temp,
+    literal,
+    per_file_counts,
+    scalar,
+)
 from orchestration.loading.discovery import ExtractFile
 from orchestration.loading.jsonl import (
     LINES,
     cleanup_lines,
+    json_object_sql,
     line_reason_sql,
     non_blank_sql,
     stage_lines,
 )
-from orchestration.loading.ledger import QUARANTINE, FileCounts, LoadContext
+from orchestration.loading.ledger import QUARANTINE
 from orchestration.loading.schema import qualified
 
 PARSED = "_wa_templates"
@@ -41,58 +49,54 @@ _STRUCTURE = json.dumps(
 class TemplatesLoader:
     """Loads the templates source."""
 
-    def stage(self, con: duckdb.DuckDBPyConnection, file: ExtractFile) -> str | None:
-        """Read lines, parse objects, decide each line's fate (None: file is readable)."""
+    def stage(self, con: duckdb.DuckDBPyConnection, files: list[ExtractFile]) -> dict[int, str]:
+        """Read lines, parse objects, decide each line's fate; ``{file_no: reason}``."""
         self.cleanup(con)
-        try:
-            stage_lines(con, file.path)
-        except READ_ERRORS as exc:
-            return f"cannot read file: {error_text(exc)}"
+        reasons = stage_lines(
+            con, [f.path for f in files], f"{json_object_sql(literal(_STRUCTURE))} AS t"
+        )
         missing = ", ".join(
             f"CASE WHEN nullif(trim(t.{c}), '') IS NULL THEN {literal(c)} END" for c in REQUIRED
         )
         con.execute(
             f"""
             CREATE TEMP TABLE {PARSED} AS
-            WITH lines AS (
-                SELECT line_number, text, {line_reason_sql()} AS line_reason
-                FROM {LINES} WHERE {non_blank_sql()}
-            ),
-            parsed AS (
-                SELECT *, CASE WHEN line_reason IS NULL
-                               THEN json_transform(text, {literal(_STRUCTURE)}) END AS t
-                FROM lines
-            )
-            SELECT line_number, text, t,
-                   coalesce(line_reason, 'missing ' || nullif(concat_ws(', ', {missing}), ''))
-                       AS reason
-            FROM parsed
+            SELECT file_no, line_number, text, t,
+                   CASE WHEN t IS NULL THEN {line_reason_sql()}
+                        ELSE 'missing ' || nullif(concat_ws(', ', {missing}), '') END AS reason
+            FROM {LINES} WHERE t IS NOT NULL OR {non_blank_sql()}
             """
         )
-        return None
+        return reasons
 
-    def write(self, con: duckdb.DuckDBPyConnection, ctx: LoadContext) -> FileCounts:
-        """Insert valid templates and quarantine the rest (inside the file's txn)."""
+    def write(self, con: duckdb.DuckDBPyConnection) -> BatchCounts:
+        """Insert valid templates and quarantine the rest (inside the batch's txn)."""
         loaded = scalar(
             con,
             f"""
             INSERT INTO {qualified("templates")}
             SELECT t.account_id, t.template_name, t.language, t.category, t.status,
-                   t.components, ?, ?, ?, line_number, ?
-            FROM {PARSED} WHERE reason IS NULL
+                   t.components, b._load_id, b._file, b._file_day, p.line_number, b._loaded_at
+            FROM {PARSED} AS p JOIN {BATCH} AS b USING (file_no) WHERE reason IS NULL
             """,
-            ctx.lineage_params,
         )
-        quarantined = scalar(
-            con,
+        con.execute(
             f"""
             INSERT INTO {QUARANTINE}
-            SELECT ?, ?, line_number, text, reason, ?, ?
-            FROM {PARSED} WHERE reason IS NOT NULL
-            """,
-            [ctx.source, ctx.file, ctx.load_id, ctx.loaded_at],
+            SELECT b.source, b._file, p.line_number, p.text, p.reason, b._load_id, b._loaded_at
+            FROM {PARSED} AS p JOIN {BATCH} AS b USING (file_no) WHERE reason IS NOT NULL
+            """
         )
-        return FileCounts(loaded, quarantined, {"templates": loaded})
+        good = per_file_counts(
+            con, f"SELECT file_no, count(*) FROM {PARSED} WHERE reason IS NULL GROUP BY ALL"
+        )
+        bad = per_file_counts(
+            con, f"SELECT file_no, count(*) FROM {PARSED} WHERE reason IS NOT NULL GROUP BY ALL"
+        )
+        return BatchCounts(
+            per_file={no: (good.get(no, 0), bad.get(no, 0)) for no in good.keys() | bad.keys()},
+            table_rows={"templates": loaded},
+        )
 
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
         """Drop this loader's temp tables."""
