@@ -18,6 +18,12 @@
 {%- endmacro %}
 
 
+{# The sum of a count column (bigint, BI-friendly) or of revenue (decimal). #}
+{% macro sum_metric(column) -%}
+    cast(sum({{ column }}) as {{ 'decimal(18, 4)' if column == 'revenue' else 'bigint' }})
+{%- endmacro %}
+
+
 {#
   The rates of marts.md, recomputed from summed numerators and denominators
   (never averaged). `relation` prefixes the count columns.
@@ -51,7 +57,7 @@ period_totals as (
         campaign_id,
         {{ period_expression }} as period_start,
         {%- for column in campaign_count_columns() %}
-        sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {{ sum_metric(column) }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from daily_metrics
     group by account_id, campaign_id, {{ period_expression }}

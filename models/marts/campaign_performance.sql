@@ -13,7 +13,7 @@ campaign_totals as (
         account_id,
         campaign_id,
         {%- for column in campaign_count_columns() %}
-        sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {{ sum_metric(column) }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from daily_metrics
     group by account_id, campaign_id
