@@ -107,3 +107,16 @@ def test_generate_refuses_an_occupied_folder(tmp_path: Path) -> None:
     assert second.returncode == 2
     assert second.stderr.startswith("error: ")
     assert "Traceback" not in second.stderr
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs a read-only mount such as /sys")
+def test_warehouse_on_a_read_only_mount_is_a_readable_error(tmp_path: Path) -> None:
+    """Even root cannot write a file under /sys: the case CI (running as root) can check."""
+    (tmp_path / "extracts" / "accounts").mkdir(parents=True)
+    result = run_cli(
+        "run", "--extracts", str(tmp_path / "extracts"),
+        "--warehouse", "/sys/wa-warehouse-test.duckdb", env=cli_env(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("error: cannot open warehouse")
+    assert "Traceback" not in result.stderr
