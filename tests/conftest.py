@@ -17,6 +17,12 @@ import pytest
 from orchestration.generator import GeneratorConfig, generate
 
 BIN = Path(sys.executable).parent
+
+# The additive message counts of marts.md that the ground truth carries (revenue apart).
+CAMPAIGN_COUNTS = (
+    "targeted", "sent", "dropped", "delivered", "undelivered", "delivery_pending",
+    "opens", "clicks", "conversions", "unsubscribes", "responses",
+)  # fmt: skip
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 

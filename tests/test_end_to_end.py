@@ -12,23 +12,11 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import PipelineRun
+from tests.conftest import CAMPAIGN_COUNTS, PipelineRun
 
 pytestmark = pytest.mark.slow
 
-COUNTS = [
-    "targeted",
-    "sent",
-    "dropped",
-    "delivered",
-    "undelivered",
-    "delivery_pending",
-    "opens",
-    "clicks",
-    "conversions",
-    "unsubscribes",
-    "responses",
-]
+COUNTS = list(CAMPAIGN_COUNTS)
 
 
 def _money(value) -> Decimal:

@@ -28,6 +28,7 @@ from orchestration.generator import catalog as cat
 from orchestration.generator.simulate import MS_D, MS_H, simulate
 from orchestration.generator.truth import message_states
 from orchestration.layout import SOURCES, ColumnType
+from tests.conftest import CAMPAIGN_COUNTS
 
 END = date(2026, 11, 10)
 AS_OF = datetime(2026, 11, 11)
@@ -550,19 +551,7 @@ def test_every_drop_code_and_reason_appears(generated):
 
 def test_truth_invariants(generated):
     _, truth = generated("csv")
-    counts = [
-        "targeted",
-        "sent",
-        "dropped",
-        "delivered",
-        "undelivered",
-        "delivery_pending",
-        "opens",
-        "clicks",
-        "conversions",
-        "unsubscribes",
-        "responses",
-    ]
+    counts = list(CAMPAIGN_COUNTS)
     daily = pd.DataFrame(truth["campaign_daily"])
     totals = pd.DataFrame(truth["campaigns"]).set_index("campaign_id")
     for row in truth["campaigns"] + truth["campaign_daily"]:

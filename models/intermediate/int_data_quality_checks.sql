@@ -167,21 +167,10 @@ unknown_reply_payloads as (
 ),
 
 final as (
-    select check_name, source, rows, details from quarantined_rows
-    union all
-    select check_name, source, rows, details from unknown_files
-    union all
-    select check_name, source, rows, details from duplicates_removed
-    union all
-    select check_name, source, rows, details from unknown_wamids
-    union all
-    select check_name, source, rows, details from unmapped_codes
-    union all
-    select check_name, source, rows, details from currency_mismatches
-    union all
-    select check_name, source, rows, details from unattributed_unsubscribes
-    union all
-    select check_name, source, rows, details from unknown_reply_payloads
+    {%- for check in ['quarantined_rows', 'unknown_files', 'duplicates_removed', 'unknown_wamids', 'unmapped_codes', 'currency_mismatches', 'unattributed_unsubscribes', 'unknown_reply_payloads'] %}
+    select check_name, source, rows, details from {{ check }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 )
 
 select * from final
