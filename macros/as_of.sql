@@ -1,9 +1,10 @@
 {#
   The run's as-of time as a naive UTC timestamp expression.
 
-  Order of precedence: the dbt var `as_of` (Dagster and the CLI always pass
-  it), then the WA_AS_OF environment variable, then the contract default: the
-  next UTC midnight after the newest YYYY-MM-DD in a loaded extract file name.
+  Order of precedence: the dbt var `as_of` (a hand-run `dbt build --vars`),
+  then the WA_AS_OF environment variable (Dagster and the CLI set it), then
+  the contract default: the next UTC midnight after the newest YYYY-MM-DD in
+  a loaded extract file name.
 #}
 {% macro as_of() -%}
     {%- set value = var('as_of', none) or env_var('WA_AS_OF', '') -%}

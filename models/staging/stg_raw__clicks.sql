@@ -1,9 +1,19 @@
-{{ config(materialized="table") }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="replace_changed",
+        unique_key="click_id",
+        meta={"incremental": {"raw_sources": ["clicks"]}},
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
+{%- set plan = incremental_plan() %}
 
 with
 
+-- incremental: every copy of each click_id named by a file loaded since the last build
 clicks as (
-    select * from {{ source('raw', 'clicks') }}
+    {{ source_rows_to_recompute(plan, 'clicks', 'click_id') }}
 ),
 
 deduplicated as (
@@ -17,5 +27,6 @@ select
     url,
     button_id,
     card_index,
-    copies_received
+    copies_received,
+    {{ run_marker() }} as _refreshed_at
 from deduplicated

@@ -1,9 +1,19 @@
-{{ config(materialized="table") }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="replace_changed",
+        unique_key="event_id",
+        meta={"incremental": {"raw_sources": ["conversions"]}},
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
+{%- set plan = incremental_plan() %}
 
 with
 
+-- incremental: every copy of each event_id named by a file loaded since the last build
 conversions as (
-    select * from {{ source('raw', 'conversions') }}
+    {{ source_rows_to_recompute(plan, 'conversions', 'event_id') }}
 ),
 
 deduplicated as (
@@ -18,5 +28,6 @@ select
     occurred_at,
     revenue,
     upper(currency) as currency,
-    copies_received
+    copies_received,
+    {{ run_marker() }} as _refreshed_at
 from deduplicated

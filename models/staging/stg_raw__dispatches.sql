@@ -1,9 +1,19 @@
-{{ config(materialized="table") }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="replace_changed",
+        unique_key="dispatch_id",
+        meta={"incremental": {"raw_sources": ["dispatches"]}},
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
+{%- set plan = incremental_plan() %}
 
 with
 
+-- incremental: every copy of each dispatch_id named by a file loaded since the last build
 dispatches as (
-    select * from {{ source('raw', 'dispatches') }}
+    {{ source_rows_to_recompute(plan, 'dispatches', 'dispatch_id') }}
 ),
 
 deduplicated as (
@@ -23,5 +33,6 @@ select
     upper(drop_code) as drop_code,
     meta_error_code,
     meta_error_title,
-    copies_received
+    copies_received,
+    {{ run_marker() }} as _refreshed_at
 from deduplicated

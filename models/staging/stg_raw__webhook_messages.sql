@@ -1,10 +1,20 @@
-{{ config(materialized="table") }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="replace_changed",
+        unique_key="message_id",
+        meta={"incremental": {"raw_sources": ["webhooks"]}},
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
+{%- set plan = incremental_plan() %}
 
 {# Inbound messages, one row per message id (Meta may deliver one more than once). #}
 with
 
+-- incremental: every copy of each message_id named by a file loaded since the last build
 messages as (
-    select * from {{ source('raw', 'webhook_messages') }}
+    {{ source_rows_to_recompute(plan, 'webhook_messages', 'message_id') }}
 ),
 
 deduplicated as (
@@ -37,5 +47,6 @@ select
     coalesce(button_text, interactive_reply_title) as reply_title,
     text_body,
     first_received_at,
-    copies_received
+    copies_received,
+    {{ run_marker() }} as _refreshed_at
 from deduplicated

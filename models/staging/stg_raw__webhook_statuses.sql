@@ -1,4 +1,13 @@
-{{ config(materialized="table") }}
+{{
+    config(
+        materialized="incremental",
+        incremental_strategy="replace_changed",
+        unique_key="status_key",
+        meta={"incremental": {"raw_sources": ["webhooks"]}},
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
+{%- set plan = incremental_plan() %}
 
 {#
   Meta delivers webhooks at least once and bodies carry no event id, so a
@@ -7,8 +16,9 @@
 #}
 with
 
+-- incremental: every copy of each wamid named by a file loaded since the last build
 statuses as (
-    select * from {{ source('raw', 'webhook_statuses') }}
+    {{ source_rows_to_recompute(plan, 'webhook_statuses', 'wamid') }}
 ),
 
 deduplicated as (
@@ -38,5 +48,6 @@ select
     pricing_category,
     pricing_model,
     first_received_at,
-    copies_received
+    copies_received,
+    {{ run_marker() }} as _refreshed_at
 from deduplicated
