@@ -35,6 +35,9 @@ class ExtractsResource(dg.ConfigurableResource):
     """The extracts root upstream systems deliver into (``WA_EXTRACTS_DIR``)."""
 
     root: str
+    always_hash: bool = False
+    """Compare every file's sha256 with its last load, not only files whose
+    size or modification time changed (``WA_LOAD_ALWAYS_HASH``)."""
 
     @property
     def path(self) -> Path:

@@ -59,7 +59,7 @@ def _loader_asset(source: str) -> dg.AssetsDefinition:
     ):
         with warehouse.connect() as con:
             ensure_raw_schema(con)
-            result = load_source(con, extracts.path, source)
+            result = load_source(con, extracts.path, source, always_hash=extracts.always_hash)
         context.log.info(
             f"{source}: {result.files_loaded} file(s) loaded, {result.files_skipped} unchanged, "
             f"{result.rows_loaded} rows, {result.rows_quarantined} quarantined"

@@ -38,6 +38,20 @@ class PreviousLoad:
 
     load_id: str
     sha256: str
+    size: int | None = None
+    loaded_at: datetime | None = None  # naive UTC
+
+    def unchanged_by_stat(self, path: Path) -> bool:
+        """Same size and not modified since it was loaded (rsync's quick check).
+
+        A file rewritten since its load has a newer modification time and is
+        hashed again; so is one whose size differs.
+        """
+        if self.size is None or self.loaded_at is None:
+            return False
+        stat = path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        return stat.st_size == self.size and modified < self.loaded_at
 
 
 @dataclass(frozen=True)
@@ -107,14 +121,17 @@ def latest_loads(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, 
         return {}
     found = con.execute(
         f"""
-        SELECT file, load_id, sha256 FROM {LOADS} AS l
+        SELECT file, load_id, sha256, size_bytes, loaded_at FROM {LOADS} AS l
         WHERE list_contains(?::VARCHAR[], file)
           AND NOT EXISTS (SELECT 1 FROM {LOADS} AS r WHERE r.replaced_load_id = l.load_id)
         QUALIFY row_number() OVER (PARTITION BY file ORDER BY loaded_at DESC) = 1
         """,
         [files],
     ).fetchall()
-    return {file: PreviousLoad(load_id, sha256) for file, load_id, sha256 in found}
+    return {
+        file: PreviousLoad(load_id, sha256, size, loaded_at)
+        for file, load_id, sha256, size, loaded_at in found
+    }
 
 
 def delete_file_rows(con: duckdb.DuckDBPyConnection, source: str, files: str | list[str]) -> None:
