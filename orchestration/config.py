@@ -9,6 +9,7 @@ Dagster run agree on where data lives.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -20,11 +21,22 @@ ENV_WAREHOUSE_PATH = "WA_WAREHOUSE_PATH"
 ENV_AS_OF = "WA_AS_OF"
 ENV_SERVING_PATH = "WA_SERVING_PATH"
 ENV_SERVING_PARQUET_DIR = "WA_SERVING_PARQUET_DIR"
+ENV_PARTITIONS_START = "WA_PARTITIONS_START"
+ENV_LOAD_ALWAYS_HASH = "WA_LOAD_ALWAYS_HASH"
+# The partition window of a period mart build, read by the dbt models
+# (macros/incremental.sql): start and end dates, end exclusive; both empty
+# when the build has no partition (it recomputes the periods touched since).
+ENV_PERIOD_START = "WA_PERIOD_START"
+ENV_PERIOD_END = "WA_PERIOD_END"
+
+# The run tag every pipeline run carries its as-of time in (schedules: the tick).
+AS_OF_TAG = "wa/as_of"
 
 DEFAULT_EXTRACTS_DIR = "data/extracts"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_PATH = "data/serving.duckdb"
 DEFAULT_SERVING_PARQUET_DIR = "data/serving/"
+DEFAULT_PARTITIONS_START = date(2025, 1, 1)
 
 
 # The Dagster instance settings written to DAGSTER_HOME when it has none:
@@ -63,9 +75,14 @@ class Settings:
     serving_path: Path
     serving_parquet_dir: Path
     as_of: datetime | None = None  # None: derived from the extract file names
+    # the first day of the daily, weekly and monthly partitions of the period marts
+    # (the weekly ones start on the Monday of its week, the monthly on the 1st)
+    partitions_start: date = DEFAULT_PARTITIONS_START
+    # hash every extract file on every load, not only the new or modified ones
+    load_always_hash: bool = False
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         as_of_text = env.get(ENV_AS_OF)
         return cls(
@@ -74,6 +91,9 @@ class Settings:
             serving_path=Path(env.get(ENV_SERVING_PATH, DEFAULT_SERVING_PATH)),
             serving_parquet_dir=Path(env.get(ENV_SERVING_PARQUET_DIR, DEFAULT_SERVING_PARQUET_DIR)),
             as_of=parse_as_of(as_of_text) if as_of_text else None,
+            partitions_start=partitions_start_from_env(env),
+            load_always_hash=env.get(ENV_LOAD_ALWAYS_HASH, "").strip().lower()
+            in ("1", "true", "yes"),
         )
 
     def with_overrides(self, **overrides: object) -> Settings:
@@ -83,6 +103,20 @@ class Settings:
     def resolved_as_of(self) -> datetime:
         """The explicit as-of time, or the default derived from the extracts."""
         return self.as_of or default_as_of(self.extracts_dir)
+
+
+def partitions_start_from_env(environ: Mapping[str, str] | None = None) -> date:
+    """The first partition day of the period marts (``WA_PARTITIONS_START``, YYYY-MM-DD)."""
+    text = (os.environ if environ is None else environ).get(ENV_PARTITIONS_START, "").strip()
+    if not text:
+        return DEFAULT_PARTITIONS_START
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ConfigError(
+            f"{ENV_PARTITIONS_START}={text!r} is not a date (expected YYYY-MM-DD, e.g. "
+            f"{DEFAULT_PARTITIONS_START.isoformat()})"
+        ) from error
 
 
 def parse_as_of(text: str) -> datetime:

@@ -7,28 +7,37 @@ import dagster as dg
 from orchestration.config import Settings
 from orchestration.defs.checks import asset_checks
 from orchestration.defs.dbt_project import dbt_resource
-from orchestration.defs.jobs import BUILD_JOB, jobs, run_config_for, schedules
+from orchestration.defs.jobs import (
+    BUILD_JOB,
+    PIPELINE,
+    chain_sensors,
+    jobs,
+    run_config_for,
+    schedules,
+)
 from orchestration.defs.loading import raw_assets
 from orchestration.defs.publishing import publishing_assets
 from orchestration.defs.sensors import sensors
-from orchestration.defs.transform import warehouse_dbt_models
+from orchestration.defs.transform import cross_mart_tests, dbt_model_assets
 from orchestration.progress import step_progress_logger
 from orchestration.resources import ExtractsResource, ServingResource, WarehouseResource
 
-__all__ = ["BUILD_JOB", "build_definitions", "defs", "run_config_for"]
+__all__ = ["BUILD_JOB", "PIPELINE", "build_definitions", "defs", "run_config_for"]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """All assets, jobs, schedules, sensors and resources, wired to the given settings."""
     return dg.Definitions(
-        assets=[*raw_assets, warehouse_dbt_models, *publishing_assets],
+        assets=[*raw_assets, *dbt_model_assets, cross_mart_tests, *publishing_assets],
         asset_checks=asset_checks,
         jobs=jobs,
         schedules=schedules,
-        sensors=sensors,
+        sensors=[*sensors, *chain_sensors],
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-            "extracts": ExtractsResource(root=str(settings.extracts_dir)),
+            "extracts": ExtractsResource(
+                root=str(settings.extracts_dir), always_hash=settings.load_always_hash
+            ),
             "serving": ServingResource(
                 path=str(settings.serving_path), parquet_dir=str(settings.serving_parquet_dir)
             ),

@@ -1,19 +1,27 @@
-"""Run the whole pipeline in-process through Dagster (what ``wa-warehouse run`` does)."""
+"""Run the pipeline in-process through Dagster (what ``wa-warehouse run`` does).
+
+The pipeline is the jobs of ``orchestration.defs.jobs.PIPELINE``, one run each,
+in order; ``run_backfill`` rebuilds a date range of one period mart in one run.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration.config import (
+    AS_OF_TAG,
     ENV_AS_OF,
     ENV_EXTRACTS_DIR,
+    ENV_PARTITIONS_START,
     ENV_SERVING_PARQUET_DIR,
     ENV_SERVING_PATH,
     ENV_WAREHOUSE_PATH,
@@ -95,27 +103,179 @@ def dagster_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineResult:
-    """Load the extracts and build the warehouse in one in-process Dagster run."""
+# the full event log stays in Dagster's storage (the UI); the terminal gets one
+# line per step and warnings
+CLI_LOGGERS = {"console": {"config": {"log_level": "WARNING"}}, "progress": {}}
+# the tags of a run for a range of partitions (what a single-run backfill carries)
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+# which process runs an in-process CLI run: a later CLI run can tell it died
+PID_TAG = "wa/pid"
+HOST_TAG = "wa/host"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the CLI runs of this host whose process died, and free their slots.
+
+    A killed ``wa-warehouse run`` (SIGKILL, power loss) leaves its run STARTED
+    in a persistent Dagster instance, holding its ``warehouse_writer`` pool
+    slot, and every later run would wait for it forever. The process that
+    owned it is gone, so nothing can still be writing: the run is marked
+    failed and its slots are freed. Returns the run ids released.
+    """
+    host = socket.gethostname()
+    released = []
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={HOST_TAG: host},
+        )
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"process {pid} on {host} ended without finishing the run")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def _execute(
+    defs: dg.Definitions,
+    job: str,
+    instance: dg.DagsterInstance,
+    *,
+    as_of: datetime,
+    full_refresh: bool,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    from orchestration.defs.jobs import CLI_TRIGGER, TRIGGER_TAG, run_config_for
+
+    return defs.resolve_job_def(job).execute_in_process(
+        run_config={
+            **run_config_for(as_of=as_of, full_refresh=full_refresh, job=job),
+            "loggers": CLI_LOGGERS,
+        },
+        instance=instance,
+        raise_on_error=False,
+        # the CLI runs the whole chain itself: pipeline_chain_sensor ignores these runs
+        tags={
+            AS_OF_TAG: format_as_of(as_of),
+            TRIGGER_TAG: CLI_TRIGGER,
+            PID_TAG: str(os.getpid()),
+            HOST_TAG: socket.gethostname(),
+            **(tags or {}),
+        },
+    )
+
+
+def _prepare_run(settings: Settings) -> tuple[datetime, dg.Definitions]:
     check_paths(settings)
     as_of = settings.resolved_as_of()
     export_settings(settings, as_of)
 
-    from orchestration.definitions import BUILD_JOB, build_definitions, run_config_for
+    from orchestration.definitions import build_definitions
 
-    defs = build_definitions(Settings.from_env())
-    job = defs.resolve_job_def(BUILD_JOB)
+    return as_of, build_definitions(Settings.from_env())
+
+
+def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineResult:
+    """Load what is new, build, publish: the pipeline's jobs in order, in-process.
+
+    ``build_warehouse``, the daily, weekly and monthly marts (the periods touched
+    since their last build), then ``publish_serving``, each as one Dagster run
+    with the same as-of time and ``full_refresh``; the first failure stops the
+    pipeline, so nothing is published and the previous publication stays.
+    """
+    as_of, defs = _prepare_run(settings)
+    from orchestration.defs.jobs import PIPELINE
+
+    instance = dagster_instance()
+    for run_id in release_abandoned_runs(instance):
+        print(f"released run {run_id}: its process died before it finished", file=sys.stderr)
     started = time.perf_counter()
-    result = job.execute_in_process(
-        run_config={
-            **run_config_for(as_of=as_of, full_refresh=full_refresh),
-            # the full event log stays in Dagster's storage (the UI); the terminal
-            # gets one line per step and warnings
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}},
-        },
-        instance=dagster_instance(),
-        raise_on_error=False,
-        tags={"wa/as_of": format_as_of(as_of), "wa/trigger": "cli"},
+    failed_checks: list[str] = []
+    for position, job in enumerate(PIPELINE):
+        result = _execute(defs, job, instance, as_of=as_of, full_refresh=full_refresh)
+        failed_checks.extend(_failed_checks(result))
+        if not result.success:
+            skipped = ", ".join(PIPELINE[position + 1 :])
+            return PipelineResult(
+                success=False,
+                as_of=as_of,
+                seconds=time.perf_counter() - started,
+                failure=f"{_describe_failure(result)}\n"
+                + (f"not run: {skipped}; " if skipped else "")
+                + "the previous publication stays in place",
+                failed_checks=tuple(failed_checks),
+            )
+    return PipelineResult(
+        success=True,
+        as_of=as_of,
+        seconds=time.perf_counter() - started,
+        failed_checks=tuple(failed_checks),
+    )
+
+
+def run_backfill(
+    settings: Settings,
+    period: str,
+    first_day: date,
+    last_day: date,
+    *,
+    full_refresh: bool = False,
+) -> PipelineResult:
+    """Rebuild the ``period`` mart (daily, weekly, monthly) for every period holding a day
+    of ``[first_day, last_day]``, in one run (one dbt invocation), as a UI backfill does.
+
+    It neither loads nor publishes: ``wa-warehouse run`` (or the ``publish_serving``
+    job) publishes it with the other marts.
+    """
+    if last_day < first_day:
+        raise ConfigError(f"backfill range ends ({last_day}) before it starts ({first_day})")
+    as_of, defs = _prepare_run(settings)
+    from orchestration.defs.jobs import PERIOD_JOBS
+    from orchestration.defs.transform import period_partitions
+
+    if period not in PERIOD_JOBS:
+        raise ConfigError(f"unknown period {period!r}; expected one of {', '.join(PERIOD_JOBS)}")
+    partitions = period_partitions(period, settings.partitions_start)
+    first, last = (
+        partitions.get_partition_key_for_timestamp(
+            datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        )
+        for day in (max(first_day, settings.partitions_start), last_day)
+    )
+    valid = partitions.get_partition_keys()
+    if last_day < settings.partitions_start or last not in valid:
+        raise ConfigError(
+            f"no {period} partition holds {first_day} to {last_day}: the partitions run from "
+            f"{valid[0]} to {valid[-1]} (the start is {ENV_PARTITIONS_START})"
+        )
+    instance = dagster_instance()
+    release_abandoned_runs(instance)
+    started = time.perf_counter()
+    result = _execute(
+        defs,
+        PERIOD_JOBS[period],
+        instance,
+        as_of=as_of,
+        full_refresh=full_refresh,
+        tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
     )
     return PipelineResult(
         success=result.success,

@@ -34,8 +34,8 @@ def test_every_event_source_has_freshness_and_quarantine_checks() -> None:
     assert ("intermediate/int_messages", "missing_status_share") in checks
 
 
-def test_checks_run_with_the_daily_job() -> None:
-    job = defs.resolve_job_def("daily_build")
+def test_checks_run_with_the_build_job() -> None:
+    job = defs.resolve_job_def("build_warehouse")
     selected = {
         (k.asset_key.to_user_string(), k.name) for k in job.asset_layer.asset_graph.asset_check_keys
     }

@@ -120,3 +120,31 @@ def test_warehouse_on_a_read_only_mount_is_a_readable_error(tmp_path: Path) -> N
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith("error: cannot open warehouse")
     assert "Traceback" not in result.stderr
+
+
+def test_backfill_arguments_are_checked(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    result = run_cli("backfill", "weekly", "--from", "2026-10-05", "--to", "soon", env=env)
+    assert result.returncode == 2
+    assert "--to 'soon' is not a date" in result.stderr
+    (tmp_path / "extracts" / "accounts").mkdir(parents=True)
+    result = run_cli(
+        "backfill", "daily", "--from", "2026-10-05", "--to", "2026-10-01",
+        "--extracts", str(tmp_path / "extracts"), "--warehouse", str(tmp_path / "w.duckdb"),
+        "--as-of", "2026-11-01T00:00:00Z", env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "ends (2026-10-01) before it starts (2026-10-05)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_partitions_start_is_a_readable_error(tmp_path: Path) -> None:
+    (tmp_path / "extracts" / "accounts").mkdir(parents=True)
+    env = cli_env(tmp_path) | {"WA_PARTITIONS_START": "2025-13-01"}
+    result = run_cli(
+        "run", "--extracts", str(tmp_path / "extracts"), "--warehouse", str(tmp_path / "w.duckdb"),
+        "--as-of", "2026-11-01T00:00:00Z", env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "WA_PARTITIONS_START='2025-13-01' is not a date" in result.stderr
+    assert "Traceback" not in result.stderr

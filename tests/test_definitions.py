@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.definitions import defs, run_config_for
+from orchestration.definitions import PIPELINE, defs, run_config_for
+from orchestration.defs.jobs import next_in_chain
 from orchestration.defs.transform import dbt_build_args
 
 MARTS = {
@@ -46,12 +47,19 @@ def test_the_publication_follows_every_mart() -> None:
     node = graph.get(dg.AssetKey("serving_publication"))
     marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
     assert {dg.AssetKey(["marts", mart]) for mart in MARTS} <= marts
-    assert set(node.parent_keys) == marts
+    assert set(node.parent_keys) == marts | {dg.AssetKey("cross_mart_tests")}
+    assert set(graph.get(dg.AssetKey("cross_mart_tests")).parent_keys) == marts
     assert node.group_name == "serving"
     assert node.pools == {"warehouse_writer"}
-    for job in ("build_warehouse", "daily_build"):
+    # the publication runs in its own job, the last of the pipeline, never with a build
+    for job in ("build_warehouse", "daily_performance", "weekly_performance"):
         selected = defs.resolve_job_def(job).asset_layer.selected_asset_keys
-        assert dg.AssetKey("serving_publication") in selected, job
+        assert dg.AssetKey("serving_publication") not in selected, job
+    assert _selected("publish_serving") == {("cross_mart_tests",), ("serving_publication",)}
+
+
+def _selected(job: str) -> set[tuple[str, ...]]:
+    return {tuple(k.path) for k in defs.resolve_job_def(job).asset_layer.selected_asset_keys}
 
 
 def test_models_read_the_loader_assets() -> None:
@@ -72,38 +80,123 @@ def test_dbt_tests_are_asset_checks() -> None:
 def test_jobs_and_schedules() -> None:
     jobs = {job.name for job in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
     assert jobs == {
-        "build_warehouse", "load_raw", "daily_build", "weekly_performance", "monthly_performance",
+        "build_warehouse", "load_raw", "daily_performance", "weekly_performance",
+        "monthly_performance", "publish_serving",
     }  # fmt: skip
+    assert PIPELINE == (
+        "build_warehouse", "daily_performance", "weekly_performance", "monthly_performance",
+        "publish_serving",
+    )  # fmt: skip
+    for job in jobs:
+        assert defs.resolve_job_def(job).tags["wa/writes_warehouse"] == "true", job
     schedules = {s.name: s for s in defs.schedules}
-    assert {name: s.cron_schedule for name, s in schedules.items()} == {
-        "daily_build_schedule": "0 0 * * *",
-        "weekly_performance_schedule": "0 0 * * 1",
-        "monthly_performance_schedule": "0 0 1 * *",
+    assert {name: (s.cron_schedule, s.job_name) for name, s in schedules.items()} == {
+        "daily_build_schedule": ("0 0 * * *", "build_warehouse"),
+        "weekly_performance_schedule": ("0 0 * * 1", "weekly_performance"),
+        "monthly_performance_schedule": ("0 0 1 * *", "monthly_performance"),
     }
-    weekly = defs.resolve_job_def("weekly_performance")
-    selected = {tuple(k.path) for k in weekly.asset_layer.selected_asset_keys}
-    assert ("marts", "campaign_performance_weekly") in selected
-    assert ("marts", "campaign_performance_monthly") not in selected
-    daily = defs.resolve_job_def("daily_build")
-    selected = {tuple(k.path) for k in daily.asset_layer.selected_asset_keys}
-    assert ("marts", "campaign_performance_daily") in selected
-    assert ("marts", "campaign_performance_weekly") not in selected
+    for period in ("daily", "weekly", "monthly"):
+        selected = _selected(f"{period}_performance")
+        assert selected == {("marts", f"campaign_performance_{period}")}
+    build = _selected("build_warehouse")
+    assert ("raw", "dispatches") in build and ("marts", "campaign_performance") in build
+    assert not {("marts", f"campaign_performance_{p}") for p in ("daily", "weekly")} & build
 
 
-def test_schedule_passes_its_tick_as_as_of() -> None:
-    schedule = defs.resolve_schedule_def("weekly_performance_schedule")
-    tick = datetime(2026, 11, 23, tzinfo=UTC)
-    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
-        request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.run_config == run_config_for(as_of=tick)
-    assert request.tags["wa/as_of"] == "2026-11-23T00:00:00Z"
+def test_schedules_pass_their_tick_as_as_of() -> None:
+    tick = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
+    weekly = _tick("weekly_performance_schedule", tick)
+    assert weekly.run_config == run_config_for(as_of=tick, job="weekly_performance")
+    assert weekly.tags["wa/as_of"] == "2026-11-23T00:00:00Z"
+    assert weekly.partition_key == "2026-11-16"  # the week that just ended, Monday to Sunday
+    monthly = _tick("monthly_performance_schedule", datetime(2026, 11, 1, tzinfo=UTC))
+    assert monthly.partition_key == "2026-10-01"
+    daily = _tick("daily_build_schedule", tick)
+    assert daily.partition_key is None
+    assert daily.run_config == run_config_for(as_of=tick)
+    assert daily.tags["wa/as_of"] == "2026-11-23T00:00:00Z"
+    assert daily.tags["wa/trigger"] == "daily_build_schedule"
+
+
+def _tick(name: str, tick: datetime) -> dg.RunRequest:
+    schedule = defs.resolve_schedule_def(name)
+    with dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    ) as context:
+        return schedule.evaluate_tick(context).run_requests[0]
 
 
 def test_dbt_build_args() -> None:
-    assert dbt_build_args(as_of="2026-11-01T00:00:00Z", full_refresh=False) == [
-        "build", "--vars", '{"as_of": "2026-11-01T00:00:00Z"}',
+    assert dbt_build_args(full_refresh=False) == [
+        "build", "--exclude-resource-type", "unit_test",
     ]  # fmt: skip
-    assert dbt_build_args(as_of="2026-11-01T00:00:00Z", full_refresh=True)[-1] == "--full-refresh"
+    # a full refresh runs the dbt unit tests too
+    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
+
+
+# -- the chain of pipeline runs in the daemon ------------------------------------------
+
+
+def _finished(job: str, tags: dict[str, str], run_config: dict | None = None) -> dg.DagsterRun:
+    return dg.DagsterRun(job_name=job, run_id=f"run-{job}", tags=tags, run_config=run_config or {})
+
+
+def _chain(run: dg.DagsterRun) -> dg.RunRequest | dg.SkipReason:
+    sensor = defs.resolve_sensor_def("pipeline_chain_sensor")
+    with dg.instance_for_test() as instance:
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=dg.DagsterEvent(
+                event_type_value="PIPELINE_SUCCESS", job_name=run.job_name
+            ),
+        )
+        return sensor(context)
+
+
+def test_a_successful_build_launches_the_marts_then_the_publication_in_order() -> None:
+    tags = {"wa/as_of": "2026-11-23T00:00:00Z", "wa/trigger": "daily_build_schedule"}
+    config = run_config_for(as_of=datetime(2026, 11, 23, tzinfo=UTC), full_refresh=True)
+    run = _finished("build_warehouse", tags, config)
+    for expected in PIPELINE[1:]:
+        request = _chain(run)
+        assert isinstance(request, dg.RunRequest), request
+        assert request.job_name == expected
+        assert request.tags["wa/as_of"] == "2026-11-23T00:00:00Z"
+        assert request.tags["wa/chain"] == "run-build_warehouse"
+        assert request.tags["wa/trigger"] == "daily_build_schedule"
+        assert request.run_key == f"run-build_warehouse:{expected}"
+        if expected != "publish_serving":
+            # same as_of and full_refresh as the build; no partition: the touched periods
+            assert request.run_config == run_config_for(
+                as_of=datetime(2026, 11, 23, tzinfo=UTC), full_refresh=True, job=expected
+            )
+            assert request.partition_key is None
+        run = _finished(expected, request.tags, request.run_config)
+    assert next_in_chain("publish_serving", run.tags) is None
+
+
+def test_runs_outside_a_chain_launch_nothing() -> None:
+    cli = {"wa/as_of": "2026-11-23T00:00:00Z", "wa/trigger": "cli"}
+    assert isinstance(_chain(_finished("build_warehouse", cli)), dg.SkipReason)
+    # a backfill or a scheduled rebuild of a closed period does not publish
+    backfill = {"dagster/backfill": "abc", "dagster/asset_partition_range_start": "2026-10-05"}
+    assert isinstance(_chain(_finished("weekly_performance", backfill)), dg.SkipReason)
+    assert next_in_chain("load_raw", {}) is None
+    # a build launched by hand (no tags, launchpad config) still chains, with its as_of
+    manual = _finished("build_warehouse", {}, {"ops": {"warehouse_dbt_models": {"config": {
+        "as_of": "2026-11-20T00:00:00Z"}}}})  # fmt: skip
+    request = _chain(manual)
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["wa/as_of"] == "2026-11-20T00:00:00Z"
+    assert request.tags["wa/trigger"] == "manual"
+
+
+def test_the_chain_sensor_watches_the_pipeline_and_runs_by_default() -> None:
+    sensor = defs.resolve_sensor_def("pipeline_chain_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("new_extract_files_sensor").job_name == "build_warehouse"
 
 
 def test_loading_the_definitions_does_not_reparse_dbt() -> None:
@@ -119,3 +212,14 @@ def test_loading_the_definitions_does_not_reparse_dbt() -> None:
         [sys.executable, "-c", "import orchestration.definitions"], check=True, timeout=120
     )
     assert dbt_project.manifest_path.stat().st_mtime_ns == before
+
+
+def test_the_dbt_resource_skips_the_version_subprocess_and_the_adapter() -> None:
+    """dagster-dbt would run `dbt --version` and build an unused dbt adapter every run."""
+    from importlib import metadata
+
+    from orchestration.defs.dbt_project import dbt_resource
+
+    resource = dbt_resource()
+    assert str(resource._cli_version) == metadata.version("dbt-core")
+    assert resource._initialize_dbt_core_adapter([]) is None

@@ -58,7 +58,7 @@ def test_triggers_on_new_files_only(tmp_path: Path, instance: dg.DagsterInstance
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.tags["wa/as_of"] == "2026-10-02T00:00:00Z"
-    assert defs.resolve_sensor_def("new_extract_files_sensor").job_name == "daily_build"
+    assert defs.resolve_sensor_def("new_extract_files_sensor").job_name == "build_warehouse"
 
     _load(root, warehouse)
     assert not _evaluate(root, warehouse, instance).run_requests

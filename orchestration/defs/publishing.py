@@ -1,9 +1,11 @@
 """The serving publication: the marts copied for BI tools after a successful build.
 
 BI tools never open the working warehouse (it is locked while a run writes
-it). This asset depends on every mart of the dbt project, so it runs after the
-dbt step of the same run and is skipped when that step fails: a failed run
-leaves the previous publication in place. See ``orchestration.publish``.
+it). This asset depends on every mart of the dbt project and on the dbt tests
+across marts (``cross_mart_tests``), so it runs after them and is skipped when
+they fail: a failed run leaves the previous publication in place. Its job
+(``publish_serving``) runs last in the pipeline, once every mart is built (see
+``orchestration.defs.jobs``). See ``orchestration.publish``.
 """
 
 from datetime import datetime
@@ -14,18 +16,13 @@ from dagster import AssetExecutionContext
 
 from orchestration.config import ConfigError, format_as_of, parse_as_of
 from orchestration.defs.loading import WRITES_WAREHOUSE
-from orchestration.defs.transform import warehouse_dbt_models
+from orchestration.defs.transform import CROSS_MART_TESTS, MART_KEYS, warehouse_dbt_models
 from orchestration.publish import READABLE_BY, STORAGE_VERSION, publish_marts
 from orchestration.resources import ServingResource, WarehouseResource
 
 SERVING_GROUP = "serving"
 SERVING_PUBLICATION = "serving_publication"
 AS_OF_TAG = "wa/as_of"
-
-MART_KEYS: list[dg.AssetKey] = sorted(
-    (key for key in warehouse_dbt_models.keys if key.path[0] == "marts"),
-    key=lambda key: key.to_user_string(),
-)
 
 
 def run_as_of(context: AssetExecutionContext) -> datetime | None:
@@ -46,7 +43,7 @@ def run_as_of(context: AssetExecutionContext) -> datetime | None:
 @dg.asset(
     name=SERVING_PUBLICATION,
     group_name=SERVING_GROUP,
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, CROSS_MART_TESTS],
     pool=WRITES_WAREHOUSE,
     kinds={"duckdb", "parquet"},
     description=(

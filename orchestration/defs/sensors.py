@@ -3,7 +3,9 @@
 A schedule is not the only trigger: upstream systems drop files whenever
 they are ready. Every tick the sensor lists the extracts root and compares it
 with the load ledger (``raw._loads``, read-only). Files the ledger does not
-have (or has with another size) launch one ``daily_build`` run. It never
+have (or has with another size) launch one ``build_warehouse`` run: the load
+and the incremental build, then (``pipeline_chain_sensor``) the period marts
+and the publication. It never
 fails on the warehouse lock: while a run writes the warehouse, the tick is
 skipped with that reason and the files are picked up by a later tick. Runs
 that write the warehouse carry the ``wa/writes_warehouse`` tag, which the
@@ -19,8 +21,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.config import ConfigError, default_as_of, format_as_of
-from orchestration.defs.jobs import WRITER_TAG, daily_build, run_config_for
+from orchestration.config import AS_OF_TAG, ConfigError, default_as_of, format_as_of
+from orchestration.defs.jobs import TRIGGER_TAG, WRITER_TAG, build_warehouse, run_config_for
 from orchestration.layout import source_of
 from orchestration.resources import ExtractsResource, WarehouseResource
 
@@ -82,9 +84,12 @@ def _run_key(files: list[ExtractFile]) -> str:
 
 
 @dg.sensor(
-    job=daily_build,
+    job=build_warehouse,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    description="Launches daily_build when new or re-delivered extract files arrive.",
+    description=(
+        "Launches build_warehouse (then the period marts and the publication) when new or "
+        "re-delivered extract files arrive."
+    ),
 )
 def new_extract_files_sensor(
     context: dg.SensorEvaluationContext,
@@ -125,7 +130,7 @@ def new_extract_files_sensor(
     return dg.RunRequest(
         run_key=_run_key(pending),
         run_config=run_config_for(as_of=as_of),
-        tags={"wa/as_of": format_as_of(as_of), "wa/trigger": "new_extract_files"},
+        tags={AS_OF_TAG: format_as_of(as_of), TRIGGER_TAG: "new_extract_files"},
     )
 
 

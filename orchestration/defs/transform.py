@@ -1,7 +1,44 @@
-"""The dbt project as Dagster assets: every model and seed, with dbt tests as asset checks."""
+"""The dbt project as Dagster assets, with dbt tests as asset checks.
 
-import json
+Four ``@dbt_assets`` definitions, so that the period marts carry partitions:
+
+- ``warehouse_dbt_models``: every seed and model but the period marts
+  (unpartitioned; dbt selection: all but ``tag:partitioned``).
+- ``campaign_performance_daily``, ``_weekly``, ``_monthly`` (the models tagged
+  ``partitioned`` and ``daily``, ``weekly`` or ``monthly``): partitioned by
+  day, by week starting Monday (as the marts' weeks) and by month, from
+  ``WA_PARTITIONS_START``. Their backfill policy is a single run: a backfill
+  of a date range is one run and one dbt invocation.
+
+What a build passes to dbt, through environment variables rather than
+``--vars`` (other vars than the previous invocation's make dbt re-parse the
+whole project, ~4 s):
+
+- ``WA_AS_OF``: the run's as-of time: the launchpad config ``as_of``, else
+  the run's ``wa/as_of`` tag, else the next UTC midnight after the newest
+  extract day.
+- ``WA_PERIOD_START`` / ``WA_PERIOD_END``: the partition window of a period
+  mart build (``YYYY-MM-DD``, end exclusive): the model recomputes exactly the
+  periods starting inside it. Empty without a partition: the model recomputes
+  the periods touched since its last build.
+
+The launchpad config ``full_refresh`` adds ``--full-refresh``. Other builds
+exclude dbt unit tests (``--exclude-resource-type unit_test``, dbt's advice
+for production runs: they test the SQL logic on fixtures, whatever the
+data); a full refresh runs them.
+
+``cross_mart_tests`` runs the dbt tests that read models of more than one of
+these definitions (e.g. period tables sum to the campaign totals). No single
+build selects all their parents, so dbt (``indirect_selection: cautious``)
+skips them there; they run once every mart is up to date, before the
+publication.
+"""
+
+import os
+import shutil
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -12,22 +49,44 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dagster_dbt.dbt_manifest import validate_manifest
 
-from orchestration.config import default_as_of, format_as_of, parse_as_of
+from orchestration.config import (
+    AS_OF_TAG,
+    ENV_AS_OF,
+    ENV_PERIOD_END,
+    ENV_PERIOD_START,
+    default_as_of,
+    format_as_of,
+    parse_as_of,
+    partitions_start_from_env,
+)
 from orchestration.defs.dbt_project import dbt_project, prepare_manifest
 from orchestration.defs.loading import WRITES_WAREHOUSE
 from orchestration.resources import ExtractsResource
 
 _LAYERS = ("staging", "intermediate", "marts")
+PARTITIONED_TAG = "partitioned"
+PERIODS = ("daily", "weekly", "monthly")
+SERVING_GROUP = "serving"
+CROSS_MART_TESTS = dg.AssetKey("cross_mart_tests")
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Models and tests that read them: the unpartitioned build leaves both to the
+# period marts (a test comparing a period mart with campaign_performance runs
+# in cross_mart_tests, once both are up to date).
+PERIOD_MART_NODES = f"tag:{PARTITIONED_TAG} tag:{PARTITIONED_TAG}+,resource_type:test"
+
+MANIFEST_PATH = prepare_manifest()
 
 
 class DbtBuildConfig(dg.Config):
     """Operator settings of a dbt build (the Dagster launchpad shows these)."""
 
     as_of: str | None = None
-    """ISO 8601 as-of time; empty: the next UTC midnight after the newest extract day."""
+    """ISO 8601 as-of time; empty: the run's wa/as_of tag, else the next UTC midnight after
+    the newest extract day."""
     full_refresh: bool = False
-    """Rebuild incremental models from scratch."""
+    """Rebuild incremental models from scratch (and run the dbt unit tests)."""
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -43,20 +102,106 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         return next((part for part in fqn if part in _LAYERS), "marts")
 
 
-def dbt_build_args(*, as_of: str, full_refresh: bool) -> list[str]:
-    """The dbt CLI arguments of a build for the given as-of time."""
-    args = ["build", "--vars", json.dumps({"as_of": as_of})]
+TRANSLATOR = WarehouseDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+)
+
+
+def period_partitions(period: str, start: date) -> dg.TimeWindowPartitionsDefinition:
+    """The partitions of a period mart from ``start``, the running period included.
+
+    Weeks start on Monday (Dagster's default is Sunday) and the first one holds
+    ``start``; so does the first month.
+    """
+    if period == "daily":
+        return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1)
+    if period == "weekly":
+        monday = start - timedelta(days=start.weekday())
+        return dg.WeeklyPartitionsDefinition(
+            start_date=monday.isoformat(), day_offset=1, end_offset=1
+        )
+    if period == "monthly":
+        return dg.MonthlyPartitionsDefinition(
+            start_date=start.replace(day=1).isoformat(), end_offset=1
+        )
+    raise ValueError(f"unknown period {period!r}; expected one of {', '.join(PERIODS)}")
+
+
+def dbt_build_args(*, full_refresh: bool) -> list[str]:
+    """The dbt CLI arguments of a build (dagster-dbt appends the selection)."""
     if full_refresh:
-        args.append("--full-refresh")
-    return args
+        return ["build", "--full-refresh"]
+    return ["build", "--exclude-resource-type", "unit_test"]
+
+
+def dbt_environment(*, as_of: datetime, window: tuple[str, str] = ("", "")) -> dict[str, str]:
+    """The environment variables a build passes to dbt (see the module docstring)."""
+    start, end = window
+    return {ENV_AS_OF: format_as_of(as_of), ENV_PERIOD_START: start, ENV_PERIOD_END: end}
+
+
+def partition_window(context: AssetExecutionContext) -> tuple[str, str]:
+    """The run's partition window as dates (end exclusive); empty without a partition."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return "", ""
+    window = context.partition_time_window
+    return window.start.date().isoformat(), window.end.date().isoformat()
+
+
+def build_as_of(
+    context: AssetExecutionContext, config: DbtBuildConfig, extracts: ExtractsResource
+) -> datetime:
+    """The launchpad ``as_of``, else the run's ``wa/as_of`` tag, else the extracts' default."""
+    text = config.as_of or context.run.tags.get(AS_OF_TAG)
+    return parse_as_of(text) if text else default_as_of(extracts.path)
+
+
+def _build(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    extracts: ExtractsResource,
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
+    as_of = build_as_of(context, config, extracts)
+    window = partition_window(context)
+    os.environ.update(dbt_environment(as_of=as_of, window=window))
+    scope = f", periods starting in [{window[0]}, {window[1]})" if window[0] else ""
+    refresh = ", full refresh" if config.full_refresh else ""
+    context.log.info(f"dbt build as of {format_as_of(as_of)}{scope}{refresh}")
+    invocation = dbt.cli(dbt_build_args(full_refresh=config.full_refresh), context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        keep_parse_state(invocation.target_path)
+
+
+def keep_parse_state(invocation_target: Path) -> None:
+    """Make an invocation's parse state the one the next invocation starts from.
+
+    dagster-dbt gives every invocation its own target folder, seeded with
+    ``target/partial_parse.msgpack``. The prepared one hashes the warehouse path
+    of ``wa-warehouse prepare`` (dbt's profile check covers the connection's
+    values), so without this every invocation on another warehouse re-parses the
+    whole project (~4 s). dbt validates the state it reads (vars, profile, files,
+    environment variables), so a mismatched one only costs a re-parse.
+    """
+    produced = invocation_target / PARTIAL_PARSE_FILE
+    kept = dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE_FILE
+    if not produced.is_file():
+        return
+    staged = kept.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+    try:
+        shutil.copyfile(produced, staged)
+        os.replace(staged, kept)  # atomic: a concurrent invocation reads the old or the new
+    except OSError:
+        staged.unlink(missing_ok=True)
 
 
 @dbt_assets(
-    manifest=prepare_manifest(),
+    manifest=MANIFEST_PATH,
     project=dbt_project,
-    dagster_dbt_translator=WarehouseDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
-    ),
+    exclude=PERIOD_MART_NODES,
+    dagster_dbt_translator=TRANSLATOR,
     pool=WRITES_WAREHOUSE,
 )
 def warehouse_dbt_models(
@@ -65,7 +210,107 @@ def warehouse_dbt_models(
     extracts: ExtractsResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    as_of = parse_as_of(config.as_of) if config.as_of else default_as_of(extracts.path)
-    context.log.info(f"dbt build as of {format_as_of(as_of)}")
-    args = dbt_build_args(as_of=format_as_of(as_of), full_refresh=config.full_refresh)
-    yield from dbt.cli(args, context=context).stream()
+    yield from _build(context, dbt, extracts, config)
+
+
+def _period_mart(period: str, start: date) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=MANIFEST_PATH,
+        project=dbt_project,
+        select=f"tag:{PARTITIONED_TAG},tag:{period}",
+        name=f"campaign_performance_{period}",
+        partitions_def=period_partitions(period, start),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=TRANSLATOR,
+        pool=WRITES_WAREHOUSE,
+    )
+    def period_mart(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        extracts: ExtractsResource,
+        config: DbtBuildConfig,
+    ) -> Iterator[Any]:
+        yield from _build(context, dbt, extracts, config)
+
+    return period_mart
+
+
+PARTITIONS_START = partitions_start_from_env()
+period_marts: dict[str, dg.AssetsDefinition] = {
+    period: _period_mart(period, PARTITIONS_START) for period in PERIODS
+}
+dbt_model_assets: list[dg.AssetsDefinition] = [warehouse_dbt_models, *period_marts.values()]
+MART_KEYS: list[dg.AssetKey] = sorted(
+    (key for assets in dbt_model_assets for key in assets.keys if key.path[0] == "marts"),
+    key=lambda key: key.to_user_string(),
+)
+
+
+def _definition_of(node: Mapping[str, Any]) -> str:
+    """Which dbt asset definition builds a model or seed: its period, or ``""``."""
+    tags = node.get("tags", [])
+    if PARTITIONED_TAG not in tags:
+        return ""
+    return next((period for period in PERIODS if period in tags), PARTITIONED_TAG)
+
+
+def cross_definition_tests(manifest: Mapping[str, Any]) -> list[str]:
+    """The data tests whose models are built by more than one dbt asset definition."""
+    nodes = manifest["nodes"]
+    return sorted(
+        node["name"]
+        for node in nodes.values()
+        if node["resource_type"] == "test"
+        and len(
+            {
+                _definition_of(nodes[parent])
+                for parent in node["depends_on"]["nodes"]
+                if parent in nodes and nodes[parent]["resource_type"] in ("model", "seed")
+            }
+        )
+        > 1
+    )
+
+
+def _failed_tests(invocation: Any) -> list[str]:
+    failed = []
+    for event in invocation.stream_raw_events():
+        data = event.raw_event.get("data", {})
+        if event.raw_event["info"]["name"] == "LogTestResult" and data.get("status") in (
+            "fail",
+            "error",
+        ):
+            failed.append(f"{data.get('name')} ({data.get('status')})")
+    return failed
+
+
+@dg.asset(
+    key=CROSS_MART_TESTS,
+    group_name=SERVING_GROUP,
+    deps=MART_KEYS,
+    pool=WRITES_WAREHOUSE,
+    kinds={"dbt"},
+    description=(
+        "The dbt tests that read marts built by different steps (period tables sum to the "
+        "campaign totals, count identities, reason rows): run once every mart is up to "
+        "date; a failure stops the publication."
+    ),
+)
+def cross_mart_tests(
+    context: AssetExecutionContext, dbt: DbtCliResource, extracts: ExtractsResource
+) -> dg.MaterializeResult:
+    names = cross_definition_tests(validate_manifest(MANIFEST_PATH))
+    if not names:
+        return dg.MaterializeResult(metadata={"tests": 0})
+    os.environ.update(dbt_environment(as_of=build_as_of(context, DbtBuildConfig(), extracts)))
+    context.log.info(f"dbt test: {', '.join(names)}")
+    invocation = dbt.cli(["test", "--select", " ".join(names)], raise_on_error=False)
+    failed = _failed_tests(invocation)
+    keep_parse_state(invocation.target_path)
+    if not invocation.is_successful():
+        raise dg.Failure(
+            description="dbt tests across marts failed: "
+            + (", ".join(failed) or "see the dbt log")
+            + "; nothing was published",
+        )
+    return dg.MaterializeResult(metadata={"tests": len(names), "names": ", ".join(names)})
