@@ -5,7 +5,7 @@
   (written by `record_incremental_state()`, its post-hook): when it was last
   built (the dbt invocation's start, `run_marker()`), the as_of of that build,
   when it was last rebuilt from scratch, and a fingerprint of the small inputs
-  that change every row (accounts, seeds, campaigns, templates). Each row it
+  that change every row (account time zones and currencies, seeds). Each row it
   writes carries `_refreshed_at` = the marker of the build that wrote it, so a
   downstream model finds what changed upstream since its own last build.
 
@@ -67,7 +67,7 @@
 {#
   md5 over the sorted rows of the model's fingerprint relations (small
   tables). An entry is a model or seed name, optionally followed by the
-  columns that matter: "int_campaigns: campaign_id, template_name".
+  columns that matter: "stg_raw__accounts: account_id, timezone".
 #}
 {% macro _fingerprint_sql(entries) -%}
     {%- if entries | length == 0 -%}
@@ -123,14 +123,23 @@
     {%- set upstream = settings.get('upstream', []) -%}
     {%- set raw_sources = settings.get('raw_sources', []) -%}
 
-    {%- set checks = run_query(
-        "select " ~ as_of() ~ " < " ~ previous_as_of ~ " as as_of_moved_back, "
-        ~ "(select count(*) from " ~ state ~ " where model in ('" ~ (upstream + ['']) | join("', '") ~ "')"
-        ~ " and (full_rebuild_at > " ~ since ~ " or previous_refreshed_at > " ~ since ~ ")) as upstream_rebuilt, "
-        ~ "(select count(*) from raw._loads where source in ('" ~ (raw_sources + ['']) | join("', '") ~ "')"
-        ~ " and replaced_load_id is not null and loaded_at > " ~ since ~ ") as files_replaced, "
-        ~ _fingerprint_sql(settings.get('fingerprint', [])) ~ " as fingerprint"
-    ).rows[0] -%}
+    {%- set checks_sql -%}
+        select
+            {{ as_of() }} < {{ previous_as_of }} as as_of_moved_back,
+            (
+                select count(*) from {{ state }}
+                where model in ('{{ upstream | join("', '") }}')
+                    and (full_rebuild_at > {{ since }} or previous_refreshed_at > {{ since }})
+            ) as upstream_rebuilt,
+            (
+                select count(*) from raw._loads
+                where source in ('{{ raw_sources | join("', '") }}')
+                    and replaced_load_id is not null
+                    and loaded_at > {{ since }}
+            ) as files_replaced,
+            {{ _fingerprint_sql(settings.get('fingerprint', [])) }} as fingerprint
+    {%- endset -%}
+    {%- set checks = run_query(checks_sql).rows[0] -%}
     {%- if settings.get('as_of_sensitive', true) and checks[0] -%}
         {{ return({'mode': 'full', 'reason': 'as_of moved back'}) }}
     {%- elif checks[1] > 0 -%}
@@ -138,7 +147,7 @@
     {%- elif checks[2] > 0 -%}
         {{ return({'mode': 'full', 'reason': 'a raw file was re-delivered with other bytes'}) }}
     {%- elif checks[3] != previous.rows[0][2] -%}
-        {{ return({'mode': 'full', 'reason': 'accounts, campaigns, templates or seeds changed'}) }}
+        {{ return({'mode': 'full', 'reason': 'accounts or seeds changed'}) }}
     {%- endif -%}
     {{ return({
         'mode': 'changes', 'since': since, 'previous_as_of': previous_as_of,
@@ -159,24 +168,51 @@
 
 
 {#
-  `_previous_<column>` of every row: the value the row had before this build
-  (null on a full build or for a new key), so a downstream model also
-  recomputes the cohort a row moved away from.
+  The model's rows (`relation`, a CTE) with their build columns: for each of
+  `columns` (name -> type), `_previous_<column>`, the value the row had before
+  this build (null on a full build or for a new key), so a downstream model
+  also recomputes the cohort a row moved away from; and `_refreshed_at`.
 #}
-{% macro previous_values(plan, relation, key, columns) -%}
-    {%- for column, data_type in columns.items() %}
+{% macro with_build_columns(plan, relation, key, columns) -%}
+    select
+        {{ relation }}.*,
+        {%- for column, data_type in columns.items() %}
         {%- if plan.mode == 'changes' %}
         previous.{{ column }} as _previous_{{ column }},
         {%- else %}
         cast(null as {{ data_type }}) as _previous_{{ column }},
         {%- endif %}
-    {%- endfor %}
+        {%- endfor %}
         {{ run_marker() }} as _refreshed_at
     from {{ relation }}
     {%- if plan.mode == 'changes' %}
     left join {{ this }} as previous
         on {{ relation }}.{{ key }} = previous.{{ key }}
     {%- endif %}
+{%- endmacro %}
+
+
+{#
+  The values of `columns` in the rows of incremental model `model` written
+  since this model's last build, both as they are now and as they were before
+  (their `_previous_` columns): the keys those rows name or used to name.
+  `aliases` renames the output columns (default: the column names).
+#}
+{% macro changed_upstream_values(plan, model, columns, aliases=none) -%}
+    {%- set names = aliases or columns -%}
+    select
+        {%- for column in columns %}
+        {{ column }} as {{ names[loop.index0] }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref(model) }}
+    where _refreshed_at > {{ plan.since }}
+    union
+    select
+        {%- for column in columns %}
+        _previous_{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref(model) }}
+    where _refreshed_at > {{ plan.since }}
 {%- endmacro %}
 
 

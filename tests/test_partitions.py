@@ -33,6 +33,7 @@ from orchestration.defs.transform import (
     dbt_environment,
     period_marts,
     period_partitions,
+    prune_invocation_folders,
     warehouse_dbt_models,
 )
 
@@ -326,3 +327,21 @@ def test_every_pipeline_job_but_the_last_takes_the_dbt_config() -> None:
         assert config == {"config": {"as_of": "2026-11-01T00:00:00Z", "full_refresh": True}}
     assert run_config_for(as_of=as_of, job=PUBLISH_JOB) == {}
     assert (BUILD_JOB, DAILY_JOB, WEEKLY_JOB, MONTHLY_JOB, PUBLISH_JOB) == PIPELINE
+
+
+def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None:
+    names = [f"warehouse_dbt_models-{n:07x}-abcdef{n % 10}" for n in range(5)] + ["1234abc"]
+    for age, name in enumerate(reversed(names)):  # the first name is the oldest
+        folder = tmp_path / name
+        folder.mkdir()
+        os.utime(folder, (1_000_000 - age, 1_000_000 - age))
+    for kept in ("compiled", "run", "unit-tests"):
+        (tmp_path / kept).mkdir()
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"state")
+
+    removed = prune_invocation_folders(tmp_path, keep=2)
+
+    assert sorted(p.name for p in removed) == sorted(names[:4])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*names[4:], "compiled", "run", "unit-tests", "partial_parse.msgpack"]
+    )

@@ -36,13 +36,10 @@ with
 
 changed_cohorts as (
     {%- for model, account, campaign in cohort_sources %}
-    select {{ account }} as account_id, {{ campaign }} as campaign_id, cohort_date
-    from {{ ref(model) }}
-    where _refreshed_at > {{ plan.since }}
-    union
-    select _previous_{{ account }}, _previous_{{ campaign }}, _previous_cohort_date
-    from {{ ref(model) }}
-    where _refreshed_at > {{ plan.since }}
+    {{ changed_upstream_values(
+        plan, model, [account, campaign, 'cohort_date'],
+        aliases=['account_id', 'campaign_id', 'cohort_date'],
+    ) }}
     {{ 'union' if not loop.last }}
     {%- endfor %}
 ),

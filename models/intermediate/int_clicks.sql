@@ -24,9 +24,7 @@ with
 -- names (by its wamid now or before) changed, or when its campaign's goal or
 -- conversion window changed (the conversions it can win change)
 changed_messages as (
-    select wamid from {{ ref('int_messages') }} where _refreshed_at > {{ plan.since }}
-    union
-    select _previous_wamid from {{ ref('int_messages') }} where _refreshed_at > {{ plan.since }}
+    {{ changed_upstream_values(plan, 'int_messages', ['wamid']) }}
 ),
 
 changed_clicks as (
@@ -87,12 +85,10 @@ joined as (
 ),
 
 with_build_columns as (
-    select
-        joined.*,
-        {{ previous_values(plan, 'joined', 'click_id', {
-            'account_id': 'varchar', 'campaign_id': 'varchar',
-            'cohort_date': 'date', 'user_id': 'varchar',
-        }) }}
+    {{ with_build_columns(plan, 'joined', 'click_id', {
+        'account_id': 'varchar', 'campaign_id': 'varchar',
+        'cohort_date': 'date', 'user_id': 'varchar',
+    }) }}
 )
 
 select * from with_build_columns

@@ -35,13 +35,7 @@ with
 -- its time lies between the previous as_of and this one, or when a click of
 -- the same account and user (now or before) changed: its candidates changed
 changed_click_users as (
-    select account_id, user_id
-    from {{ ref('int_clicks') }}
-    where _refreshed_at > {{ plan.since }}
-    union
-    select _previous_account_id, _previous_user_id
-    from {{ ref('int_clicks') }}
-    where _refreshed_at > {{ plan.since }}
+    {{ changed_upstream_values(plan, 'int_clicks', ['account_id', 'user_id']) }}
 ),
 
 changed_conversions as (
@@ -143,11 +137,9 @@ final as (
 ),
 
 with_build_columns as (
-    select
-        final.*,
-        {{ previous_values(plan, 'final', 'event_id', {
-            'account_id': 'varchar', 'attributed_campaign_id': 'varchar', 'cohort_date': 'date',
-        }) }}
+    {{ with_build_columns(plan, 'final', 'event_id', {
+        'account_id': 'varchar', 'attributed_campaign_id': 'varchar', 'cohort_date': 'date',
+    }) }}
 )
 
 select * from with_build_columns

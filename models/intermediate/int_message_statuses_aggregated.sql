@@ -15,11 +15,6 @@
 {%- set plan = incremental_plan() %}
 
 with
-
-statuses as (
-    select * from {{ ref('stg_raw__webhook_statuses') }}
-    where status_at <= {{ as_of() }}
-),
 {%- if plan.mode == 'changes' %}
 
 -- a wamid changes with a status received since the last build or one whose
@@ -30,17 +25,15 @@ changed_wamids as (
     where _refreshed_at > {{ plan.since }}
         or {{ crossed_as_of(plan, 'status_at') }}
 ),
-
-statuses_to_aggregate as (
-    select * from statuses
-    where wamid in (select wamid from changed_wamids)
-),
-{%- else %}
-
-statuses_to_aggregate as (
-    select * from statuses
-),
 {%- endif %}
+
+statuses as (
+    select * from {{ ref('stg_raw__webhook_statuses') }}
+    where status_at <= {{ as_of() }}
+    {%- if plan.mode == 'changes' %}
+        and wamid in (select wamid from changed_wamids)
+    {%- endif %}
+),
 
 aggregated as (
     select
@@ -58,7 +51,7 @@ aggregated as (
             as failed_error_code,
         count(*) as statuses_counted,
         {{ run_marker() }} as _refreshed_at
-    from statuses_to_aggregate
+    from statuses
     group by wamid
 )
 

@@ -216,12 +216,10 @@ final as (
 ),
 
 with_build_columns as (
-    select
-        final.*,
-        {{ previous_values(plan, 'final', 'dispatch_id', {
-            'account_id': 'varchar', 'campaign_id': 'varchar',
-            'cohort_date': 'date', 'user_id': 'varchar', 'wamid': 'varchar',
-        }) }}
+    {{ with_build_columns(plan, 'final', 'dispatch_id', {
+        'account_id': 'varchar', 'campaign_id': 'varchar',
+        'cohort_date': 'date', 'user_id': 'varchar', 'wamid': 'varchar',
+    }) }}
 )
 
 select * from with_build_columns

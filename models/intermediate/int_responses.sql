@@ -29,9 +29,7 @@ with
 -- (by its wamid now or before) changed, or when its campaign's template or
 -- that template's buttons changed
 changed_messages as (
-    select wamid from {{ ref('int_messages') }} where _refreshed_at > {{ plan.since }}
-    union
-    select _previous_wamid from {{ ref('int_messages') }} where _refreshed_at > {{ plan.since }}
+    {{ changed_upstream_values(plan, 'int_messages', ['wamid']) }}
 ),
 
 changed_replies as (
@@ -140,11 +138,9 @@ final as (
 ),
 
 with_build_columns as (
-    select
-        final.*,
-        {{ previous_values(plan, 'final', 'response_id', {
-            'account_id': 'varchar', 'campaign_id': 'varchar', 'cohort_date': 'date',
-        }) }}
+    {{ with_build_columns(plan, 'final', 'response_id', {
+        'account_id': 'varchar', 'campaign_id': 'varchar', 'cohort_date': 'date',
+    }) }}
 )
 
 select * from with_build_columns

@@ -27,13 +27,7 @@ with
 -- could name changed: by its wamid, or a message of the same account and user
 -- (its latest delivered message may have changed)
 changed_messages as (
-    select wamid, account_id, user_id
-    from {{ ref('int_messages') }}
-    where _refreshed_at > {{ plan.since }}
-    union
-    select _previous_wamid, _previous_account_id, _previous_user_id
-    from {{ ref('int_messages') }}
-    where _refreshed_at > {{ plan.since }}
+    {{ changed_upstream_values(plan, 'int_messages', ['wamid', 'account_id', 'user_id']) }}
 ),
 
 changed_unsubscribes as (
@@ -131,12 +125,10 @@ final as (
 ),
 
 with_build_columns as (
-    select
-        final.*,
-        {{ previous_values(plan, 'final', 'unsubscribe_id', {
-            'attributed_account_id': 'varchar', 'attributed_campaign_id': 'varchar',
-            'cohort_date': 'date',
-        }) }}
+    {{ with_build_columns(plan, 'final', 'unsubscribe_id', {
+        'attributed_account_id': 'varchar', 'attributed_campaign_id': 'varchar',
+        'cohort_date': 'date',
+    }) }}
 )
 
 select * from with_build_columns

@@ -35,6 +35,7 @@ publication.
 """
 
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
@@ -71,6 +72,10 @@ PERIODS = ("daily", "weekly", "monthly")
 SERVING_GROUP = "serving"
 CROSS_MART_TESTS = dg.AssetKey("cross_mart_tests")
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# dagster-dbt names an invocation's target folder "<op name>-<hash>-<hash>" (or
+# "<hash>" outside an op); the newest ones are kept for debugging
+INVOCATION_FOLDER = re.compile(r"(^|-)[0-9a-f]{7}$")
+KEEP_INVOCATION_FOLDERS = 25
 # Models and tests that read them: the unpartitioned build leaves both to the
 # period marts (a test comparing a period mart with campaign_performance runs
 # in cross_mart_tests, once both are up to date).
@@ -172,7 +177,30 @@ def _build(
     try:
         yield from invocation.stream()
     finally:
-        keep_parse_state(invocation.target_path)
+        finish_invocation(invocation.target_path)
+
+
+def finish_invocation(invocation_target: Path) -> None:
+    """Keep the invocation's parse state for the next one, and only the newest folders."""
+    keep_parse_state(invocation_target)
+    prune_invocation_folders(invocation_target.parent)
+
+
+def prune_invocation_folders(target: Path, keep: int = KEEP_INVOCATION_FOLDERS) -> list[Path]:
+    """Delete all but the ``keep`` newest dbt invocation folders under ``target``.
+
+    dagster-dbt gives every invocation its own folder (about 10 MB: manifest,
+    compiled SQL, run results, log) and never removes it; a pipeline makes five
+    a day. The newest stay for debugging. Returns the folders removed.
+    """
+    folders = sorted(
+        (p for p in target.iterdir() if p.is_dir() and INVOCATION_FOLDER.search(p.name)),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]
 
 
 def keep_parse_state(invocation_target: Path) -> None:
@@ -306,7 +334,7 @@ def cross_mart_tests(
     context.log.info(f"dbt test: {', '.join(names)}")
     invocation = dbt.cli(["test", "--select", " ".join(names)], raise_on_error=False)
     failed = _failed_tests(invocation)
-    keep_parse_state(invocation.target_path)
+    finish_invocation(invocation.target_path)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt tests across marts failed: "
