@@ -1,4 +1,6 @@
 -- Every reason the mappings and the marts can produce has a dictionary entry of its kind.
+-- Dagster shows this test as a check of reasons (it reads several models).
+{{ config(meta={'dagster': {'ref': {'name': 'reasons'}}}) }}
 with
 
 dictionary as (

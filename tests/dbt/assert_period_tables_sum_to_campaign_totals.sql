@@ -1,4 +1,6 @@
 -- Daily, weekly and monthly rows sum to the campaign totals, for every count.
+-- Dagster shows this test as a check of campaign_performance (it reads several models).
+{{ config(meta={'dagster': {'ref': {'name': 'campaign_performance'}}}) }}
 {%- set periods = ['campaign_performance_daily', 'campaign_performance_weekly', 'campaign_performance_monthly'] %}
 with
 

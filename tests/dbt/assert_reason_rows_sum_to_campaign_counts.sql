@@ -1,5 +1,7 @@
 -- dropped_reasons sum to dropped and undelivered_reasons to undelivered,
 -- per (account, campaign, cohort date); reason_recipients to both per campaign.
+-- Dagster shows this test as a check of campaign_performance (it reads several models).
+{{ config(meta={'dagster': {'ref': {'name': 'campaign_performance'}}}) }}
 with
 
 daily as (
