@@ -7,14 +7,7 @@ import dagster as dg
 from orchestration.config import Settings
 from orchestration.defs.checks import asset_checks
 from orchestration.defs.dbt_project import dbt_resource
-from orchestration.defs.jobs import (
-    BUILD_JOB,
-    PIPELINE,
-    chain_sensors,
-    jobs,
-    run_config_for,
-    schedules,
-)
+from orchestration.defs.jobs import BUILD_JOB, jobs, run_config_for, schedules
 from orchestration.defs.loading import raw_assets
 from orchestration.defs.publishing import publishing_assets
 from orchestration.defs.sensors import sensors
@@ -22,7 +15,7 @@ from orchestration.defs.transform import cross_mart_tests, dbt_model_assets
 from orchestration.progress import step_progress_logger
 from orchestration.resources import ExtractsResource, ServingResource, WarehouseResource
 
-__all__ = ["BUILD_JOB", "PIPELINE", "build_definitions", "defs", "run_config_for"]
+__all__ = ["BUILD_JOB", "build_definitions", "defs", "run_config_for"]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -32,7 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=asset_checks,
         jobs=jobs,
         schedules=schedules,
-        sensors=[*sensors, *chain_sensors],
+        sensors=sensors,
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "extracts": ExtractsResource(

@@ -1,7 +1,7 @@
 """Run the pipeline in-process through Dagster (what ``wa-warehouse run`` does).
 
-The pipeline is the jobs of ``orchestration.defs.jobs.PIPELINE``, one run each,
-in order; ``run_backfill`` rebuilds a date range of one period mart in one run.
+The pipeline is one run of ``build_warehouse`` (load, build, publish);
+``run_backfill`` rebuilds a date range of one period mart in one run.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def _execute(
         },
         instance=instance,
         raise_on_error=False,
-        # the CLI runs the whole chain itself: pipeline_chain_sensor ignores these runs
+        # what started the run, as on the daemon's runs (wa/trigger)
         tags={
             AS_OF_TAG: format_as_of(as_of),
             TRIGGER_TAG: CLI_TRIGGER,
@@ -194,40 +194,28 @@ def _prepare_run(settings: Settings) -> tuple[datetime, dg.Definitions]:
 
 
 def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineResult:
-    """Load what is new, build, publish: the pipeline's jobs in order, in-process.
+    """Load what is new, build, publish: one ``build_warehouse`` run, in-process.
 
-    ``build_warehouse``, the daily, weekly and monthly marts (the periods touched
-    since their last build), then ``publish_serving``, each as one Dagster run
-    with the same as-of time and ``full_refresh``; the first failure stops the
-    pipeline, so nothing is published and the previous publication stays.
+    The loaders, one dbt build of the whole project (incremental unless
+    ``full_refresh``), then the publication; a failure stops the run before the
+    publication, so the previous publication stays.
     """
     as_of, defs = _prepare_run(settings)
-    from orchestration.defs.jobs import PIPELINE
+    from orchestration.defs.jobs import BUILD_JOB
 
     instance = dagster_instance()
     for run_id in release_abandoned_runs(instance):
         print(f"released run {run_id}: its process died before it finished", file=sys.stderr)
     started = time.perf_counter()
-    failed_checks: list[str] = []
-    for position, job in enumerate(PIPELINE):
-        result = _execute(defs, job, instance, as_of=as_of, full_refresh=full_refresh)
-        failed_checks.extend(_failed_checks(result))
-        if not result.success:
-            skipped = ", ".join(PIPELINE[position + 1 :])
-            return PipelineResult(
-                success=False,
-                as_of=as_of,
-                seconds=time.perf_counter() - started,
-                failure=f"{_describe_failure(result)}\n"
-                + (f"not run: {skipped}; " if skipped else "")
-                + "the previous publication stays in place",
-                failed_checks=tuple(failed_checks),
-            )
+    result = _execute(defs, BUILD_JOB, instance, as_of=as_of, full_refresh=full_refresh)
     return PipelineResult(
-        success=True,
+        success=result.success,
         as_of=as_of,
         seconds=time.perf_counter() - started,
-        failed_checks=tuple(failed_checks),
+        failure=None
+        if result.success
+        else f"{describe_failure(result)}\nthe previous publication stays in place",
+        failed_checks=_failed_checks(result),
     )
 
 
@@ -281,7 +269,7 @@ def run_backfill(
         success=result.success,
         as_of=as_of,
         seconds=time.perf_counter() - started,
-        failure=None if result.success else _describe_failure(result),
+        failure=None if result.success else describe_failure(result),
         failed_checks=_failed_checks(result),
     )
 
@@ -296,7 +284,7 @@ def _failed_checks(result: dg.ExecuteInProcessResult) -> tuple[str, ...]:
     )
 
 
-def _describe_failure(result: dg.ExecuteInProcessResult) -> str:
+def describe_failure(result: dg.ExecuteInProcessResult) -> str:
     lines = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:

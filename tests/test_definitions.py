@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.definitions import PIPELINE, defs, run_config_for
-from orchestration.defs.jobs import next_in_chain
+from orchestration.definitions import defs, run_config_for
 from orchestration.defs.transform import dbt_build_args
 
 MARTS = {
@@ -51,8 +50,11 @@ def test_the_publication_follows_every_mart() -> None:
     assert set(graph.get(dg.AssetKey("cross_mart_tests")).parent_keys) == marts
     assert node.group_name == "serving"
     assert node.pools == {"warehouse_writer"}
-    # the publication runs in its own job, the last of the pipeline, never with a build
-    for job in ("build_warehouse", "daily_performance", "weekly_performance"):
+    # the last step of the pipeline (whose dbt step runs the tests across marts), and of
+    # publish_serving after a backfill; never of a period mart's partitioned job
+    assert ("serving_publication",) in _selected("build_warehouse")
+    assert ("cross_mart_tests",) not in _selected("build_warehouse")
+    for job in ("daily_performance", "weekly_performance", "monthly_performance", "load_raw"):
         selected = defs.resolve_job_def(job).asset_layer.selected_asset_keys
         assert dg.AssetKey("serving_publication") not in selected, job
     assert _selected("publish_serving") == {("cross_mart_tests",), ("serving_publication",)}
@@ -83,10 +85,6 @@ def test_jobs_and_schedules() -> None:
         "build_warehouse", "load_raw", "daily_performance", "weekly_performance",
         "monthly_performance", "publish_serving",
     }  # fmt: skip
-    assert PIPELINE == (
-        "build_warehouse", "daily_performance", "weekly_performance", "monthly_performance",
-        "publish_serving",
-    )  # fmt: skip
     for job in jobs:
         assert defs.resolve_job_def(job).tags["wa/writes_warehouse"] == "true", job
     schedules = {s.name: s for s in defs.schedules}
@@ -134,69 +132,10 @@ def test_dbt_build_args() -> None:
     assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
 
 
-# -- the chain of pipeline runs in the daemon ------------------------------------------
-
-
-def _finished(job: str, tags: dict[str, str], run_config: dict | None = None) -> dg.DagsterRun:
-    return dg.DagsterRun(job_name=job, run_id=f"run-{job}", tags=tags, run_config=run_config or {})
-
-
-def _chain(run: dg.DagsterRun) -> dg.RunRequest | dg.SkipReason:
-    sensor = defs.resolve_sensor_def("pipeline_chain_sensor")
-    with dg.instance_for_test() as instance:
-        context = dg.build_run_status_sensor_context(
-            sensor_name=sensor.name,
-            dagster_instance=instance,
-            dagster_run=run,
-            dagster_event=dg.DagsterEvent(
-                event_type_value="PIPELINE_SUCCESS", job_name=run.job_name
-            ),
-        )
-        return sensor(context)
-
-
-def test_a_successful_build_launches_the_marts_then_the_publication_in_order() -> None:
-    tags = {"wa/as_of": "2026-11-23T00:00:00Z", "wa/trigger": "daily_build_schedule"}
-    config = run_config_for(as_of=datetime(2026, 11, 23, tzinfo=UTC), full_refresh=True)
-    run = _finished("build_warehouse", tags, config)
-    for expected in PIPELINE[1:]:
-        request = _chain(run)
-        assert isinstance(request, dg.RunRequest), request
-        assert request.job_name == expected
-        assert request.tags["wa/as_of"] == "2026-11-23T00:00:00Z"
-        assert request.tags["wa/chain"] == "run-build_warehouse"
-        assert request.tags["wa/trigger"] == "daily_build_schedule"
-        assert request.run_key == f"run-build_warehouse:{expected}"
-        if expected != "publish_serving":
-            # same as_of and full_refresh as the build; no partition: the touched periods
-            assert request.run_config == run_config_for(
-                as_of=datetime(2026, 11, 23, tzinfo=UTC), full_refresh=True, job=expected
-            )
-            assert request.partition_key is None
-        run = _finished(expected, request.tags, request.run_config)
-    assert next_in_chain("publish_serving", run.tags) is None
-
-
-def test_runs_outside_a_chain_launch_nothing() -> None:
-    cli = {"wa/as_of": "2026-11-23T00:00:00Z", "wa/trigger": "cli"}
-    assert isinstance(_chain(_finished("build_warehouse", cli)), dg.SkipReason)
-    # a backfill or a scheduled rebuild of a closed period does not publish
-    backfill = {"dagster/backfill": "abc", "dagster/asset_partition_range_start": "2026-10-05"}
-    assert isinstance(_chain(_finished("weekly_performance", backfill)), dg.SkipReason)
-    assert next_in_chain("load_raw", {}) is None
-    # a build launched by hand (no tags, launchpad config) still chains, with its as_of
-    manual = _finished("build_warehouse", {}, {"ops": {"warehouse_dbt_models": {"config": {
-        "as_of": "2026-11-20T00:00:00Z"}}}})  # fmt: skip
-    request = _chain(manual)
-    assert isinstance(request, dg.RunRequest)
-    assert request.tags["wa/as_of"] == "2026-11-20T00:00:00Z"
-    assert request.tags["wa/trigger"] == "manual"
-
-
-def test_the_chain_sensor_watches_the_pipeline_and_runs_by_default() -> None:
-    sensor = defs.resolve_sensor_def("pipeline_chain_sensor")
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+def test_the_file_sensor_and_the_daily_schedule_run_the_pipeline() -> None:
+    """One build_warehouse run is the whole pipeline: no run-status sensor chains others."""
     assert defs.resolve_sensor_def("new_extract_files_sensor").job_name == "build_warehouse"
+    assert {sensor.name for sensor in defs.sensors} == {"new_extract_files_sensor"}
 
 
 def test_loading_the_definitions_does_not_reparse_dbt() -> None:

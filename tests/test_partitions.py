@@ -21,8 +21,8 @@ from orchestration.config import ConfigError, Settings, partitions_start_from_en
 from orchestration.defs.jobs import (
     BUILD_JOB,
     DAILY_JOB,
+    DBT_OPS,
     MONTHLY_JOB,
-    PIPELINE,
     PUBLISH_JOB,
     WEEKLY_JOB,
     run_config_for,
@@ -31,6 +31,7 @@ from orchestration.defs.transform import (
     PERIODS,
     cross_definition_tests,
     dbt_environment,
+    dbt_model_assets,
     period_marts,
     period_partitions,
     prune_invocation_folders,
@@ -39,18 +40,28 @@ from orchestration.defs.transform import (
 
 DBT_ENV = ("WA_AS_OF", "WA_PERIOD_START", "WA_PERIOD_END")
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+# in the order dbt builds them (dependencies first)
+DBT_MODEL_KEYS = [
+    key
+    for key in definitions.defs.resolve_asset_graph().toposorted_asset_keys
+    if any(key in assets.keys for assets in dbt_model_assets)
+]
 
 
 class _Invocation:
     target_path = Path("/nonexistent")
 
-    def __init__(self, fail: bool) -> None:
+    def __init__(self, fail: bool, whole_project: bool) -> None:
         self.fail = fail
+        self.whole_project = whole_project
 
     def stream(self):
         if self.fail:
             raise RuntimeError("dbt failed (recorded)")
-        return iter(())
+        if not self.whole_project:
+            return iter(())
+        # what dagster-dbt reports without a context: a materialization per model
+        return iter(dg.AssetMaterialization(key) for key in DBT_MODEL_KEYS)
 
     def stream_raw_events(self):
         return iter(())
@@ -66,15 +77,30 @@ class RecordingDbt:
         self.calls: list[dict[str, Any]] = []
         self.fail_op = fail_op
 
-    def cli(self, args, context=None, **_: Any) -> _Invocation:
-        op = context.op_execution_context.op.name if context is not None else "cross_mart_tests"
-        self.calls.append({"op": op, "args": list(args)} | {k: os.environ.get(k) for k in DBT_ENV})
-        if op == "warehouse_dbt_models":  # a mart to publish
+    def cli(self, args, context=None, target_path: Path | None = None, **_: Any) -> _Invocation:
+        # with a context, dagster-dbt selects the step's nodes; without one, nothing is
+        # selected (the whole project) and the step names the invocation's folder
+        if context is not None:
+            op, whole_project = context.op_execution_context.op.name, False
+        else:
+            assert target_path is not None
+            op, whole_project = target_path.name.rsplit("-", 1)[0], True
+        self.calls.append(
+            {"op": op, "args": list(args), "whole_project": whole_project}
+            | {k: os.environ.get(k) for k in DBT_ENV}
+        )
+        if op == "warehouse_dbt_models":  # a mart to publish, the messages a check reads
             con = duckdb.connect(os.environ["WA_WAREHOUSE_PATH"])
             con.execute("create schema if not exists marts")
             con.execute("create or replace table marts.campaign_performance as select 1 as x")
+            con.execute("create schema if not exists intermediate")
+            con.execute(
+                "create or replace table intermediate.int_messages as select "
+                "timestamp '2026-10-30 10:00' as attempted_at, true as is_sent, "
+                "true as has_any_status"
+            )
             con.close()
-        return _Invocation(fail=op == self.fail_op)
+        return _Invocation(fail=op == self.fail_op, whole_project=whole_project)
 
 
 @pytest.fixture
@@ -213,6 +239,7 @@ def test_a_weekly_range_runs_once_with_its_window(
         {
             "op": "campaign_performance_weekly",
             "args": ["build", "--exclude-resource-type", "unit_test"],
+            "whole_project": False,
             "WA_AS_OF": "2026-11-01T00:00:00Z",
             "WA_PERIOD_START": "2026-10-05",
             "WA_PERIOD_END": "2026-10-26",
@@ -239,25 +266,24 @@ def test_without_a_partition_the_window_is_empty(
     ]
 
 
-def test_the_pipeline_runs_every_job_in_order_with_one_as_of_and_full_refresh(
+def test_the_pipeline_is_one_run_and_one_dbt_invocation_of_the_whole_project(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dbt = RecordingDbt()
     _with_dbt(monkeypatch, dbt)
     result = pipeline.run_pipeline(settings, full_refresh=True)
     assert result.success, result.failure
-    assert [call["op"] for call in dbt.calls] == [
-        "warehouse_dbt_models",
-        "campaign_performance_daily",
-        "campaign_performance_weekly",
-        "campaign_performance_monthly",
-        "cross_mart_tests",
+    assert dbt.calls == [
+        {
+            "op": "warehouse_dbt_models",
+            "args": ["build", "--full-refresh"],
+            "whole_project": True,  # the period marts and the tests across marts included
+            "WA_AS_OF": "2026-11-01T00:00:00Z",
+            "WA_PERIOD_START": "",
+            "WA_PERIOD_END": "",
+        }
     ]
-    builds = [call for call in dbt.calls if call["args"][0] == "build"]
-    assert all(call["args"] == ["build", "--full-refresh"] for call in builds)
-    assert {call["WA_AS_OF"] for call in builds} == {"2026-11-01T00:00:00Z"}
-    assert {(call["WA_PERIOD_START"], call["WA_PERIOD_END"]) for call in builds} == {("", "")}
-    assert settings.serving_path.exists()  # published last
+    assert settings.serving_path.exists()  # published by the same run
 
 
 def test_an_incremental_pipeline_excludes_unit_tests(
@@ -266,35 +292,77 @@ def test_an_incremental_pipeline_excludes_unit_tests(
     dbt = RecordingDbt()
     _with_dbt(monkeypatch, dbt)
     assert pipeline.run_pipeline(settings).success
-    builds = [call["args"] for call in dbt.calls if call["args"][0] == "build"]
-    assert len(builds) == 4
-    assert all(args == ["build", "--exclude-resource-type", "unit_test"] for args in builds)
+    assert [(call["op"], call["args"]) for call in dbt.calls] == [
+        ("warehouse_dbt_models", ["build", "--exclude-resource-type", "unit_test"])
+    ]
 
 
-def test_a_failed_step_stops_the_pipeline_before_the_publication(
+def test_a_failed_build_stops_the_pipeline_before_the_publication(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dbt = RecordingDbt(fail_op="campaign_performance_weekly")
+    dbt = RecordingDbt(fail_op="warehouse_dbt_models")
     _with_dbt(monkeypatch, dbt)
     result = pipeline.run_pipeline(settings)
     assert not result.success
-    assert [call["op"] for call in dbt.calls][-1] == "campaign_performance_weekly"
-    assert (
-        "step campaign_performance_weekly failed: RuntimeError: dbt failed (recorded)"
-        in result.failure
-    )
-    assert f"not run: {MONTHLY_JOB}, {PUBLISH_JOB}" in result.failure
+    assert "step warehouse_dbt_models failed: RuntimeError: dbt failed (recorded)" in result.failure
+    assert "the previous publication stays in place" in result.failure
     assert not settings.serving_path.exists()
 
 
-def test_failing_tests_across_marts_stop_the_publication(
+def _run_build(settings: Settings, **kwargs: Any) -> dg.ExecuteInProcessResult:
+    pipeline.export_settings(settings, settings.as_of)
+    defs = definitions.build_definitions(settings)
+    return defs.resolve_job_def(BUILD_JOB).execute_in_process(
+        run_config=run_config_for(as_of=settings.as_of),
+        instance=dg.DagsterInstance.ephemeral(),
+        **kwargs,
+    )
+
+
+def test_the_build_records_every_model_the_period_marts_included(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's own models are its outputs; the period marts, materializations of theirs."""
+    _with_dbt(monkeypatch, RecordingDbt())
+    result = _run_build(settings)
+    assert result.success
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert set(DBT_MODEL_KEYS) | {dg.AssetKey("serving_publication")} <= materialized
+    outputs = {
+        event.step_output_data.output_name
+        for event in result.all_events
+        if event.is_successful_output and event.step_key == "warehouse_dbt_models"
+    }
+    assert outputs == {key.to_python_identifier() for key in warehouse_dbt_models.keys}
+    assert settings.serving_path.exists()
+
+
+def test_a_subset_of_the_build_selects_only_its_nodes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Assets picked in the UI build through dagster-dbt's selection, not the whole project."""
+    dbt = RecordingDbt()
+    _with_dbt(monkeypatch, dbt)
+    result = _run_build(settings, asset_selection=[dg.AssetKey(["marts", "campaign_performance"])])
+    assert result.success
+    assert [(call["op"], call["whole_project"]) for call in dbt.calls] == [
+        ("warehouse_dbt_models", False)
+    ]
+
+
+def test_failing_tests_across_marts_stop_the_publication_after_a_backfill(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _with_dbt(monkeypatch, RecordingDbt(fail_op="cross_mart_tests"))
-    result = pipeline.run_pipeline(settings)
+    pipeline.export_settings(settings, settings.as_of)
+    defs = definitions.build_definitions(settings)
+    result = defs.resolve_job_def(PUBLISH_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
     assert not result.success
-    assert "step cross_mart_tests failed" in result.failure
-    assert "dbt tests across marts failed" in result.failure
+    failure = pipeline.describe_failure(result)
+    assert "step cross_mart_tests failed" in failure
+    assert "dbt tests across marts failed" in failure
     assert not settings.serving_path.exists()
 
 
@@ -320,13 +388,13 @@ def test_run_backfill_maps_days_to_the_periods_holding_them(
         pipeline.run_backfill(settings, "daily", date(2026, 1, 2), date(2026, 1, 1))
 
 
-def test_every_pipeline_job_but_the_last_takes_the_dbt_config() -> None:
+def test_every_building_job_takes_the_dbt_config() -> None:
     as_of = datetime(2026, 11, 1, tzinfo=UTC)
-    for job in PIPELINE[:-1]:
+    assert set(DBT_OPS) == {BUILD_JOB, DAILY_JOB, WEEKLY_JOB, MONTHLY_JOB}
+    for job in DBT_OPS:
         (config,) = run_config_for(as_of=as_of, full_refresh=True, job=job)["ops"].values()
         assert config == {"config": {"as_of": "2026-11-01T00:00:00Z", "full_refresh": True}}
     assert run_config_for(as_of=as_of, job=PUBLISH_JOB) == {}
-    assert (BUILD_JOB, DAILY_JOB, WEEKLY_JOB, MONTHLY_JOB, PUBLISH_JOB) == PIPELINE
 
 
 def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None:

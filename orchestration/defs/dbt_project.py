@@ -31,8 +31,8 @@ class WarehouseDbtCliResource(DbtCliResource):
     subprocess (to tell dbt Core from dbt Fusion) and builds a dbt adapter in
     this process (importing dbt, loading the profile and project); the adapter
     only serves ``fetch_row_counts``/``fetch_column_metadata``, which this
-    project does not use. Together 3-6 s per run on 2 cores, and a pipeline is
-    five runs. The version comes from the installed dbt-core package instead.
+    project does not use. Together 3-6 s per run on 2 cores. The version comes
+    from the installed dbt-core package instead.
     """
 
     @cached_property

@@ -3,9 +3,10 @@
 BI tools never open the working warehouse (it is locked while a run writes
 it). This asset depends on every mart of the dbt project and on the dbt tests
 across marts (``cross_mart_tests``), so it runs after them and is skipped when
-they fail: a failed run leaves the previous publication in place. Its job
-(``publish_serving``) runs last in the pipeline, once every mart is built (see
-``orchestration.defs.jobs``). See ``orchestration.publish``.
+they fail: a failed run leaves the previous publication in place. It is the
+last step of ``build_warehouse`` (whose dbt step builds every mart and runs
+the tests across marts itself) and of ``publish_serving`` (after a backfill;
+see ``orchestration.defs.jobs``). See ``orchestration.publish``.
 """
 
 from datetime import datetime

@@ -3,11 +3,10 @@
 A schedule is not the only trigger: upstream systems drop files whenever
 they are ready. Every tick the sensor lists the extracts root and compares it
 with the load ledger (``raw._loads``, read-only). Files the ledger does not
-have (or has with another size) launch one ``build_warehouse`` run: the load
-and the incremental build, then (``pipeline_chain_sensor``) the period marts
-and the publication. It never
-fails on the warehouse lock: while a run writes the warehouse, the tick is
-skipped with that reason and the files are picked up by a later tick. Runs
+have (or has with another size) launch one ``build_warehouse`` run: the load,
+the incremental build and the publication. It never fails on the warehouse
+lock: while a run writes the warehouse, the tick is skipped with that reason
+and the files are picked up by a later tick. Runs
 that write the warehouse carry the ``wa/writes_warehouse`` tag, which the
 instance's run queue limits to one at a time (see ``DAGSTER_YAML``).
 """

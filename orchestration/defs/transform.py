@@ -10,6 +10,17 @@ Four ``@dbt_assets`` definitions, so that the period marts carry partitions:
   ``WA_PARTITIONS_START``. Their backfill policy is a single run: a backfill
   of a date range is one run and one dbt invocation.
 
+One dbt invocation per pipeline run: when ``warehouse_dbt_models`` is
+materialized whole (``build_warehouse``, ``wa-warehouse run``), its dbt
+invocation builds the whole project: the period marts too (the periods touched
+since their last build) and every test, those across marts included. Dagster
+records the period marts' builds as materializations (not partitioned: they
+cover the periods touched, not one partition) and their tests as asset check
+evaluations. Each dbt invocation costs seconds of start-up and tests, which is
+most of a daily run: five invocations made a daily run cost as much as a full
+rebuild. A subset of ``warehouse_dbt_models`` (picked in the UI) builds only
+that subset.
+
 What a build passes to dbt, through environment variables rather than
 ``--vars`` (other vars than the previous invocation's make dbt re-parse the
 whole project, ~4 s):
@@ -28,16 +39,17 @@ for production runs: they test the SQL logic on fixtures, whatever the
 data); a full refresh runs them.
 
 ``cross_mart_tests`` runs the dbt tests that read models of more than one of
-these definitions (e.g. period tables sum to the campaign totals). No single
-build selects all their parents, so dbt (``indirect_selection: cautious``)
-skips them there; they run once every mart is up to date, before the
-publication.
+these definitions (e.g. period tables sum to the campaign totals) after a
+backfill or a partition rebuild (``publish_serving``), before the
+publication: a build of one period mart alone skips them (dbt's
+``indirect_selection: cautious``), as not all their parents are selected.
 """
 
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,9 +88,9 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # "<hash>" outside an op); the newest ones are kept for debugging
 INVOCATION_FOLDER = re.compile(r"(^|-)[0-9a-f]{7}$")
 KEEP_INVOCATION_FOLDERS = 25
-# Models and tests that read them: the unpartitioned build leaves both to the
-# period marts (a test comparing a period mart with campaign_performance runs
-# in cross_mart_tests, once both are up to date).
+# The period marts and the tests that read them are not assets or checks of
+# warehouse_dbt_models (its whole-project build still runs them; a subset of it
+# selects none of them).
 PERIOD_MART_NODES = f"tag:{PARTITIONED_TAG} tag:{PARTITIONED_TAG}+,resource_type:test"
 
 MANIFEST_PATH = prepare_manifest()
@@ -166,18 +178,73 @@ def _build(
     dbt: DbtCliResource,
     extracts: ExtractsResource,
     config: DbtBuildConfig,
+    *,
+    whole_project: bool = False,
 ) -> Iterator[Any]:
     as_of = build_as_of(context, config, extracts)
     window = partition_window(context)
     os.environ.update(dbt_environment(as_of=as_of, window=window))
     scope = f", periods starting in [{window[0]}, {window[1]})" if window[0] else ""
+    scope += ", the whole project" if whole_project else ""
     refresh = ", full refresh" if config.full_refresh else ""
     context.log.info(f"dbt build as of {format_as_of(as_of)}{scope}{refresh}")
-    invocation = dbt.cli(dbt_build_args(full_refresh=config.full_refresh), context=context)
+    args = dbt_build_args(full_refresh=config.full_refresh)
+    if whole_project:
+        # no context: dagster-dbt adds no selection, and reports every node as an
+        # AssetMaterialization or AssetCheckEvaluation, made this step's own below
+        invocation = dbt.cli(
+            args,
+            manifest=MANIFEST_PATH,
+            dagster_dbt_translator=TRANSLATOR,
+            target_path=invocation_target(context.op_execution_context.op.name),
+        )
+        events = as_step_events(context, invocation.stream())
+    else:
+        invocation = dbt.cli(args, context=context)
+        events = invocation.stream()
     try:
-        yield from invocation.stream()
+        yield from events
     finally:
         finish_invocation(invocation.target_path)
+
+
+def invocation_target(step: str) -> Path:
+    """A new target folder for one dbt invocation, named as dagster-dbt names its own."""
+    target = dbt_project.project_dir / dbt_project.target_path
+    return target / f"{step}-{uuid.uuid4().hex[:7]}"
+
+
+def as_step_events(context: AssetExecutionContext, events: Iterable[Any]) -> Iterator[Any]:
+    """The events of a dbt invocation made without context, as the step's own.
+
+    Nodes of this step's assets become outputs, tests of its checks check
+    results; other nodes (the period marts) stay materializations and check
+    evaluations of their own assets.
+    """
+    outputs = {key: key.to_python_identifier() for key in context.selected_asset_keys}
+    checks = set(context.selected_asset_check_keys)
+    for event in events:
+        if isinstance(event, dg.AssetMaterialization) and event.asset_key in outputs:
+            yield dg.Output(None, output_name=outputs[event.asset_key], metadata=event.metadata)
+        elif isinstance(event, dg.AssetCheckEvaluation) and event.asset_check_key in checks:
+            yield dg.AssetCheckResult(
+                asset_key=event.asset_key,
+                check_name=event.check_name,
+                passed=event.passed,
+                severity=event.severity,
+                metadata=event.metadata,
+            )
+        else:
+            yield event
+
+
+def builds_whole_step(context: AssetExecutionContext) -> bool:
+    """Whether the step materializes all its assets and checks (not a subset picked in the UI)."""
+    assets = context.assets_def  # the subset, when one was picked: compare with the whole node
+    return (
+        assets.keys_by_output_name == assets.node_keys_by_output_name
+        and assets.check_specs_by_output_name == assets.node_check_specs_by_output_name
+    )
 
 
 def finish_invocation(invocation_target: Path) -> None:
@@ -190,8 +257,8 @@ def prune_invocation_folders(target: Path, keep: int = KEEP_INVOCATION_FOLDERS) 
     """Delete all but the ``keep`` newest dbt invocation folders under ``target``.
 
     dagster-dbt gives every invocation its own folder (about 10 MB: manifest,
-    compiled SQL, run results, log) and never removes it; a pipeline makes five
-    a day. The newest stay for debugging. Returns the folders removed.
+    compiled SQL, run results, log) and never removes it; that is gigabytes a
+    year of daily runs. The newest stay for debugging. Returns the folders removed.
     """
     folders = sorted(
         (p for p in target.iterdir() if p.is_dir() and INVOCATION_FOLDER.search(p.name)),
@@ -238,7 +305,7 @@ def warehouse_dbt_models(
     extracts: ExtractsResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    yield from _build(context, dbt, extracts, config)
+    yield from _build(context, dbt, extracts, config, whole_project=builds_whole_step(context))
 
 
 def _period_mart(period: str, start: date) -> dg.AssetsDefinition:
@@ -332,7 +399,11 @@ def cross_mart_tests(
         return dg.MaterializeResult(metadata={"tests": 0})
     os.environ.update(dbt_environment(as_of=build_as_of(context, DbtBuildConfig(), extracts)))
     context.log.info(f"dbt test: {', '.join(names)}")
-    invocation = dbt.cli(["test", "--select", " ".join(names)], raise_on_error=False)
+    invocation = dbt.cli(
+        ["test", "--select", " ".join(names)],
+        raise_on_error=False,
+        target_path=invocation_target(CROSS_MART_TESTS.to_python_identifier()),
+    )
     failed = _failed_tests(invocation)
     finish_invocation(invocation.target_path)
     if not invocation.is_successful():
