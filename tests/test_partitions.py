@@ -78,13 +78,13 @@ class RecordingDbt:
         self.fail_op = fail_op
 
     def cli(self, args, context=None, target_path: Path | None = None, **_: Any) -> _Invocation:
-        # with a context, dagster-dbt selects the step's nodes; without one, nothing is
-        # selected (the whole project) and the step names the invocation's folder
+        # with a context, dagster-dbt selects the step's nodes; without one, the step
+        # names the invocation's folder, and a build selects nothing: the whole project
         if context is not None:
             op, whole_project = context.op_execution_context.op.name, False
         else:
             assert target_path is not None
-            op, whole_project = target_path.name.rsplit("-", 1)[0], True
+            op, whole_project = target_path.name.rsplit("-", 1)[0], args[0] == "build"
         self.calls.append(
             {"op": op, "args": list(args), "whole_project": whole_project}
             | {k: os.environ.get(k) for k in DBT_ENV}
