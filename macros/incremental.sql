@@ -13,8 +13,10 @@
   - `full`: every row is recomputed and the table's rows are replaced. First
     build, `--full-refresh`, no build state, as_of moved back, a raw file of the
     model's sources re-delivered with other bytes (rows may have disappeared),
-    an upstream model rebuilt from scratch or built twice since this model's
-    last build, or a changed fingerprint.
+    a key the contract makes unique per row delivered again in a new file (the
+    row may have moved, and a cohort it leaves empty has no key left to
+    replace), an upstream model rebuilt from scratch or built twice since this
+    model's last build, or a changed fingerprint.
   - `window` (period marts run for a Dagster partition): rows whose period
     starts inside [WA_PERIOD_START, WA_PERIOD_END) are replaced.
   - `changes`: only the keys the model's SQL names as changed are replaced
@@ -25,6 +27,9 @@
     upstream     incremental models it reads (their `_refreshed_at`)
     fingerprint  small relations (and columns) whose content, when changed,
                  rebuilds it
+    unique_key_of_source  {source, key}: a raw source whose key the contract
+                 makes unique per row; a key loaded again since the last
+                 build rebuilds the model
     as_of_sensitive  false for models that do not read as_of themselves
     period_column    the column a partition window applies to (period marts)
 #}
@@ -122,6 +127,7 @@
     {%- set previous_as_of = "cast('" ~ previous.rows[0][1] ~ "' as timestamp)" -%}
     {%- set upstream = settings.get('upstream', []) -%}
     {%- set raw_sources = settings.get('raw_sources', []) -%}
+    {%- set unique_source = settings.get('unique_key_of_source') -%}
 
     {%- set checks_sql -%}
         select
@@ -137,7 +143,20 @@
                     and replaced_load_id is not null
                     and loaded_at > {{ since }}
             ) as files_replaced,
-            {{ _fingerprint_sql(settings.get('fingerprint', [])) }} as fingerprint
+            {{ _fingerprint_sql(settings.get('fingerprint', [])) }} as fingerprint,
+            {% if unique_source -%}
+            (
+                select count(*) from {{ source('raw', unique_source.source) }} as loaded
+                where loaded._loaded_at > {{ since }}
+                    and exists (
+                        select 1 from {{ source('raw', unique_source.source) }} as earlier
+                        where earlier.{{ unique_source.key }} = loaded.{{ unique_source.key }}
+                            and earlier._loaded_at <= {{ since }}
+                    )
+            )
+            {%- else -%}
+            0
+            {%- endif %} as keys_delivered_again
     {%- endset -%}
     {%- set checks = run_query(checks_sql).rows[0] -%}
     {%- if settings.get('as_of_sensitive', true) and checks[0] -%}
@@ -148,6 +167,8 @@
         {{ return({'mode': 'full', 'reason': 'a raw file was re-delivered with other bytes'}) }}
     {%- elif checks[3] != previous.rows[0][2] -%}
         {{ return({'mode': 'full', 'reason': 'accounts or seeds changed'}) }}
+    {%- elif checks[4] > 0 -%}
+        {{ return({'mode': 'full', 'reason': 'a unique key was delivered again in a new file'}) }}
     {%- endif -%}
     {{ return({
         'mode': 'changes', 'since': since, 'previous_as_of': previous_as_of,
@@ -216,7 +237,11 @@
 {%- endmacro %}
 
 
-{# post-hook: remember this build (a partition-window build changes nothing). #}
+{#
+  post-hook: remember this build. A partition-window build records nothing: it
+  recomputed its window only, so what changed since the last recorded build is
+  still to be recomputed by the next build without a window.
+#}
 {% macro record_incremental_state() -%}
     {%- set plan = incremental_plan() -%}
     {%- if plan.mode == 'window' -%}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from orchestration.config import ConfigError, Settings, format_as_of, parse_as_of
+from orchestration.config import ConfigError, Settings, format_as_of, parse_as_of, parse_date
 
 
 def _add_location_flags(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +157,7 @@ def _backfill(args: argparse.Namespace) -> int:
     from orchestration.pipeline import run_backfill
 
     first, last = (
-        _parse_day(text, flag)
+        parse_date(text, flag)
         for text, flag in ((args.date_from, "--from"), (args.date_to, "--to"))
     )
     settings = _run_settings(args)
@@ -173,13 +173,6 @@ def _backfill(args: argparse.Namespace) -> int:
     for failed in result.failed_checks:
         print(f"CHECK FAILED  {failed}", file=sys.stderr)
     return 0
-
-
-def _parse_day(text: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise ConfigError(f"{flag} {text!r} is not a date (expected YYYY-MM-DD)") from error
 
 
 def _prepare(_: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from orchestration.layout import extract_day_of
 
@@ -119,6 +120,14 @@ def partitions_start_from_env(environ: Mapping[str, str] | None = None) -> date:
         ) from error
 
 
+def parse_date(text: str, flag: str) -> date:
+    """A ``YYYY-MM-DD`` command-line date, or a ConfigError naming its flag."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as error:
+        raise ConfigError(f"{flag} {text!r} is not a date (expected YYYY-MM-DD)") from error
+
+
 def parse_as_of(text: str) -> datetime:
     """Parse an ISO 8601 timestamp; a value without offset is taken as UTC."""
     try:
@@ -152,7 +161,24 @@ def default_as_of(extracts_dir: Path) -> datetime:
             f"no dated extract file under {extracts_dir}: cannot derive the as-of time; "
             f"deliver extracts there or pass --as-of / set {ENV_AS_OF}"
         )
-    return datetime.combine(newest + timedelta(days=1), time.min, tzinfo=UTC)
+    return as_of_after(newest)
+
+
+def as_of_after(day: date) -> datetime:
+    """The as-of time of a run that has every extract up to ``day``: the next UTC midnight."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def requested_as_of(run_config: Mapping[str, Any] | None, tags: Mapping[str, str]) -> str | None:
+    """The as-of time a Dagster run asks for: an op's launchpad ``as_of``, else its tag.
+
+    Every step of a run (the dbt build, the operational checks, the publication)
+    reads it here, so all of them use the same time.
+    """
+    for op in ((run_config or {}).get("ops") or {}).values():
+        if isinstance(op, dict) and (op.get("config") or {}).get("as_of"):
+            return op["config"]["as_of"]
+    return tags.get(AS_OF_TAG) or None
 
 
 def format_as_of(value: datetime) -> str:

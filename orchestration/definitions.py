@@ -7,7 +7,7 @@ import dagster as dg
 from orchestration.config import Settings
 from orchestration.defs.checks import asset_checks
 from orchestration.defs.dbt_project import dbt_resource
-from orchestration.defs.jobs import BUILD_JOB, jobs, run_config_for, schedules
+from orchestration.defs.jobs import jobs, run_config_for, schedules
 from orchestration.defs.loading import raw_assets
 from orchestration.defs.publishing import publishing_assets
 from orchestration.defs.sensors import sensors
@@ -15,7 +15,7 @@ from orchestration.defs.transform import cross_mart_tests, dbt_model_assets
 from orchestration.progress import step_progress_logger
 from orchestration.resources import ExtractsResource, ServingResource, WarehouseResource
 
-__all__ = ["BUILD_JOB", "build_definitions", "defs", "run_config_for"]
+__all__ = ["build_definitions", "defs", "run_config_for"]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -18,7 +18,6 @@ import dagster as dg
 import duckdb
 
 from orchestration.config import (
-    AS_OF_TAG,
     ENV_AS_OF,
     ENV_EXTRACTS_DIR,
     ENV_PARTITIONS_START,
@@ -154,35 +153,6 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     return released
 
 
-def _execute(
-    defs: dg.Definitions,
-    job: str,
-    instance: dg.DagsterInstance,
-    *,
-    as_of: datetime,
-    full_refresh: bool,
-    tags: dict[str, str] | None = None,
-) -> dg.ExecuteInProcessResult:
-    from orchestration.defs.jobs import CLI_TRIGGER, TRIGGER_TAG, run_config_for
-
-    return defs.resolve_job_def(job).execute_in_process(
-        run_config={
-            **run_config_for(as_of=as_of, full_refresh=full_refresh, job=job),
-            "loggers": CLI_LOGGERS,
-        },
-        instance=instance,
-        raise_on_error=False,
-        # what started the run, as on the daemon's runs (wa/trigger)
-        tags={
-            AS_OF_TAG: format_as_of(as_of),
-            TRIGGER_TAG: CLI_TRIGGER,
-            PID_TAG: str(os.getpid()),
-            HOST_TAG: socket.gethostname(),
-            **(tags or {}),
-        },
-    )
-
-
 def _prepare_run(settings: Settings) -> tuple[datetime, dg.Definitions]:
     check_paths(settings)
     as_of = settings.resolved_as_of()
@@ -193,6 +163,45 @@ def _prepare_run(settings: Settings) -> tuple[datetime, dg.Definitions]:
     return as_of, build_definitions(Settings.from_env())
 
 
+def _run_job(
+    settings: Settings,
+    job: str,
+    *,
+    full_refresh: bool,
+    tags: dict[str, str] | None = None,
+    on_failure: str = "",
+) -> PipelineResult:
+    """One in-process run of ``job``, after freeing the slots of CLI runs that died."""
+    as_of, defs = _prepare_run(settings)
+    from orchestration.defs.jobs import CLI_TRIGGER, run_config_for, run_tags
+
+    instance = dagster_instance()
+    for run_id in release_abandoned_runs(instance):
+        print(f"released run {run_id}: its process died before it finished", file=sys.stderr)
+    started = time.perf_counter()
+    result = defs.resolve_job_def(job).execute_in_process(
+        run_config={
+            **run_config_for(as_of=as_of, full_refresh=full_refresh, job=job),
+            "loggers": CLI_LOGGERS,
+        },
+        instance=instance,
+        raise_on_error=False,
+        tags={
+            **run_tags(CLI_TRIGGER, as_of),
+            PID_TAG: str(os.getpid()),
+            HOST_TAG: socket.gethostname(),
+            **(tags or {}),
+        },
+    )
+    return PipelineResult(
+        success=result.success,
+        as_of=as_of,
+        seconds=time.perf_counter() - started,
+        failure=None if result.success else describe_failure(result) + on_failure,
+        failed_checks=_failed_checks(result),
+    )
+
+
 def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineResult:
     """Load what is new, build, publish: one ``build_warehouse`` run, in-process.
 
@@ -200,22 +209,13 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineR
     ``full_refresh``), then the publication; a failure stops the run before the
     publication, so the previous publication stays.
     """
-    as_of, defs = _prepare_run(settings)
     from orchestration.defs.jobs import BUILD_JOB
 
-    instance = dagster_instance()
-    for run_id in release_abandoned_runs(instance):
-        print(f"released run {run_id}: its process died before it finished", file=sys.stderr)
-    started = time.perf_counter()
-    result = _execute(defs, BUILD_JOB, instance, as_of=as_of, full_refresh=full_refresh)
-    return PipelineResult(
-        success=result.success,
-        as_of=as_of,
-        seconds=time.perf_counter() - started,
-        failure=None
-        if result.success
-        else f"{describe_failure(result)}\nthe previous publication stays in place",
-        failed_checks=_failed_checks(result),
+    return _run_job(
+        settings,
+        BUILD_JOB,
+        full_refresh=full_refresh,
+        on_failure="\nthe previous publication stays in place",
     )
 
 
@@ -233,18 +233,17 @@ def run_backfill(
     It neither loads nor publishes: ``wa-warehouse run`` (or the ``publish_serving``
     job) publishes it with the other marts.
     """
-    if last_day < first_day:
-        raise ConfigError(f"backfill range ends ({last_day}) before it starts ({first_day})")
-    as_of, defs = _prepare_run(settings)
     from orchestration.defs.jobs import PERIOD_JOBS
     from orchestration.defs.transform import period_partitions
 
     if period not in PERIOD_JOBS:
         raise ConfigError(f"unknown period {period!r}; expected one of {', '.join(PERIOD_JOBS)}")
+    if last_day < first_day:
+        raise ConfigError(f"backfill range ends ({last_day}) before it starts ({first_day})")
     partitions = period_partitions(period, settings.partitions_start)
     first, last = (
         partitions.get_partition_key_for_timestamp(
-            datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+            datetime.combine(day, datetime.min.time(), UTC).timestamp()
         )
         for day in (max(first_day, settings.partitions_start), last_day)
     )
@@ -254,23 +253,11 @@ def run_backfill(
             f"no {period} partition holds {first_day} to {last_day}: the partitions run from "
             f"{valid[0]} to {valid[-1]} (the start is {ENV_PARTITIONS_START})"
         )
-    instance = dagster_instance()
-    release_abandoned_runs(instance)
-    started = time.perf_counter()
-    result = _execute(
-        defs,
+    return _run_job(
+        settings,
         PERIOD_JOBS[period],
-        instance,
-        as_of=as_of,
         full_refresh=full_refresh,
         tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
-    )
-    return PipelineResult(
-        success=result.success,
-        as_of=as_of,
-        seconds=time.perf_counter() - started,
-        failure=None if result.success else describe_failure(result),
-        failed_checks=_failed_checks(result),
     )
 
 

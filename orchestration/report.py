@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.config import ConfigError, format_as_of
+from orchestration.config import ConfigError, format_as_of, parse_date
 
 WIDTH = 100
 INDENT = "  "
@@ -78,13 +78,6 @@ class Scope:
         if self.kind == "all":
             return "all campaigns"
         return f"{self.kind} {self.id}"
-
-
-def parse_date(text: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError as error:
-        raise ConfigError(f"{flag} {text!r} is not a date (expected YYYY-MM-DD)") from error
 
 
 def parse_date_range(date_from: str | None, date_to: str | None) -> DateRange:

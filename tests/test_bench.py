@@ -19,12 +19,12 @@ from orchestration.bench import (
     feed_files,
     fill_feed,
     mart_hashes,
-    next_midnight,
     recipients_for,
     split_steps,
     step_seconds,
 )
 from orchestration.cli import build_parser
+from orchestration.config import as_of_after
 from orchestration.generator import GeneratorConfig, generate
 
 DAY_60, DAY_61 = date(2026, 10, 30), date(2026, 10, 31)
@@ -74,7 +74,7 @@ def test_fill_feed_adds_only_the_missing_days(tmp_path: Path) -> None:
 
 
 def test_as_of_of_a_run_is_the_next_utc_midnight() -> None:
-    assert next_midnight(DAY_61) == datetime(2026, 11, 1, tzinfo=UTC)
+    assert as_of_after(DAY_61) == datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def test_calibration_for_61_days_gives_about_the_dispatches_asked(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ day in its own run.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -237,6 +239,19 @@ def query(path: Path, sql: str, params: list | dict | None = None) -> list[tuple
         con.close()
 
 
+def first_row(path: Path, sql: str, params: dict, missing: str) -> dict:
+    """The first row of ``sql`` by column name; fails with ``missing`` when there is none."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cursor = con.execute(sql, params)
+        row = cursor.fetchone()
+        names = [d[0] for d in cursor.description]
+    finally:
+        con.close()
+    assert row, missing
+    return dict(zip(names, row, strict=True))
+
+
 def ledger(path: Path) -> dict[str, str]:
     """file -> load_id of raw._loads; one row per file is asserted."""
     rows = query(path, "select file, load_id from raw._loads")
@@ -406,7 +421,7 @@ def _late_status_candidate(path: Path, as_of: datetime) -> dict:
     """A campaign message sent two weeks or more before ``as_of`` that never got any
     status (so it is delivery pending, or undelivered as Delivery Report Missing), to a
     user with no unsubscribe (a delivery could attribute one to it)."""
-    rows = query(
+    return first_row(
         path,
         """
         select d.dispatch_id, d.account_id, d.campaign_id, d.user_id, d.wamid, d.phone_number,
@@ -424,18 +439,15 @@ def _late_status_candidate(path: Path, as_of: datetime) -> dict:
         limit 1
         """,
         {"as_of": as_of.replace(tzinfo=None)},
+        "the dataset has no old message without any status: change the seed",
     )
-    assert rows, "the dataset has no old message without any status: change the seed"
-    keys = ("dispatch_id", "account_id", "campaign_id", "user_id", "wamid", "phone_number",
-            "attempted_at", "cohort_date")  # fmt: skip
-    return dict(zip(keys, rows[0], strict=True))
 
 
 def _late_conversion_candidate(path: Path, as_of: datetime) -> dict:
     """A click two weeks or more before ``as_of`` on a message of a campaign with a goal
     event, such that no other click of that account and user falls in the minute after
     it: an event one minute after it is attributed to it (last click)."""
-    rows = query(
+    return first_row(
         path,
         """
         with clicks as (
@@ -468,11 +480,8 @@ def _late_conversion_candidate(path: Path, as_of: datetime) -> dict:
         limit 1
         """,
         {"as_of": as_of.replace(tzinfo=None)},
+        "the dataset has no old click of a campaign with a goal: change the seed",
     )
-    assert rows, "the dataset has no old click of a campaign with a goal: change the seed"
-    keys = ("click_id", "clicked_at", "account_id", "user_id", "campaign_id", "cohort_date",
-            "goal_event", "currency")  # fmt: skip
-    return dict(zip(keys, rows[0], strict=True))
 
 
 def _webhook_line(feed: Feed, account_id: str, statuses: list[dict], received: datetime) -> str:
@@ -620,6 +629,61 @@ def test_late_status_and_conversion_update_day_week_and_month(feed: Feed) -> Non
     for table in ("dropped_reasons", "link_click_activity", "data_quality", "reason_dictionary"):
         old, new = fingerprints(without)[table], fingerprints(feed.build.path)[table]
         assert new == old, f"marts.{table} changed"
+
+
+def test_a_send_exported_again_at_another_time_equals_a_full_rebuild(feed: Feed) -> None:
+    """A new dispatches file repeats every dispatch of one cohort day with its attempt
+    two days later (the contract makes dispatch_id unique per row: a re-export). The
+    cohort it left has no message any more, so no key of the new data names its row;
+    the run rebuilds from scratch, drops that row and equals a full rebuild."""
+    day = feed.last_day + timedelta(days=1)
+    as_of = midnight_after(day)
+    (account, campaign, cohort, targeted), *_ = query(
+        feed.build.path,
+        """
+        select account_id, campaign_id, period_start, targeted
+        from marts.campaign_performance_daily
+        where period_start <= cast($as_of as date) - interval 7 days
+        order by targeted, account_id, campaign_id, period_start
+        """,
+        {"as_of": as_of},
+    )
+    moved = {
+        dispatch_id
+        for (dispatch_id,) in query(
+            feed.build.path,
+            "select dispatch_id from intermediate.int_messages "
+            "where account_id = ? and campaign_id = ? and cohort_date = ?",
+            [account, campaign, cohort],
+        )
+    }
+    assert len(moved) == targeted
+    header, lines = None, []
+    for path in sorted((feed.build.extracts / "dispatches").glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames
+            for row in reader:
+                if row["dispatch_id"] in moved:
+                    attempted = datetime.fromisoformat(row["attempted_at"].replace("Z", "+00:00"))
+                    lines.append({**row, "attempted_at": iso_ms(attempted + timedelta(days=2))})
+    assert header and len(lines) == len(moved)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(lines)
+    feed.deliver(f"dispatches/dispatches-{day}.csv", text.getvalue())
+
+    full = feed.full_build("full-reexport", as_of)
+    feed.run(f"re-exported send {day}", as_of)
+    assert_same_marts(feed.build.path, full.wait().path, f"after the re-export of {day}")
+    left = table_rows(feed.build.path, "campaign_performance_daily",
+                      ("account_id", "campaign_id", "period_start"))  # fmt: skip
+    assert (account, campaign, cohort) not in left, "the emptied cohort day kept its row"
+    modes = dict(
+        query(feed.build.path, "select model, build_mode from intermediate._incremental_state")
+    )
+    assert modes["stg_raw__dispatches"].startswith("full: a unique key was delivered again")
 
 
 # Meta's webhook for the day: reads of messages delivered but never opened.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -576,7 +577,7 @@ def test_loading_twice_changes_nothing(con, root):
 
 
 def test_unchanged_files_are_not_read_again_but_rewritten_ones_are(con, root, monkeypatch):
-    """Quick check: same size and not modified since the load: skipped unread."""
+    """Quick check: the size and modification time the load recorded: skipped unread."""
     sample_tree(root)
     for s in SOURCES:
         load_source(con, root, s)
@@ -597,6 +598,17 @@ def test_unchanged_files_are_not_read_again_but_rewritten_ones_are(con, root, mo
     assert hashed == [path.name]
     assert (result.files_replaced, result.files_skipped) == (1, 0)
     assert one(con, "SELECT count(*) FROM raw.dispatches WHERE dispatch_id = 'd7'") == 1
+
+    # copied over with other bytes of the same size and an older modification time
+    # (cp -p, rsync -t): not the recorded time, so hashed and replaced
+    hashed.clear()
+    before = path.stat().st_mtime
+    path.write_text(text.replace("d1,", "d8,", 1))
+    os.utime(path, (before - 3600, before - 3600))
+    result = load_source(con, root, "dispatches")
+    assert hashed == [path.name]
+    assert result.files_replaced == 1
+    assert one(con, "SELECT count(*) FROM raw.dispatches WHERE dispatch_id = 'd8'") == 1
 
     # touched but identical: hashed, found unchanged, not loaded again
     hashed.clear()

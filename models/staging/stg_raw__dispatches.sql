@@ -3,7 +3,10 @@
         materialized="incremental",
         incremental_strategy="replace_changed",
         unique_key="dispatch_id",
-        meta={"incremental": {"raw_sources": ["dispatches"]}},
+        meta={"incremental": {
+            "raw_sources": ["dispatches"],
+            "unique_key_of_source": {"source": "dispatches", "key": "dispatch_id"},
+        }},
         post_hook="{{ record_incremental_state() }}",
     )
 }}

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from dagster import AssetCheckExecutionContext
 
-from orchestration.config import parse_as_of
+from orchestration.config import parse_as_of, requested_as_of
 from orchestration.defs.loading import RAW_TABLES, raw_asset_key
 from orchestration.resources import WarehouseResource
 
@@ -46,9 +46,9 @@ class CheckThresholds:
 
 
 def run_as_of(context: AssetCheckExecutionContext) -> datetime:
-    """The run's as-of time (its ``wa/as_of`` tag), or now for an ad-hoc check run."""
-    tag = context.run.tags.get("wa/as_of")
-    return parse_as_of(tag) if tag else datetime.now(UTC)
+    """The run's as-of time (launchpad ``as_of``, else its tag), or now for an ad-hoc run."""
+    text = requested_as_of(context.run.run_config, context.run.tags)
+    return parse_as_of(text) if text else datetime.now(UTC)
 
 
 def _freshness_check(source: str) -> dg.AssetChecksDefinition:

@@ -42,6 +42,7 @@ WEEKLY_JOB = "weekly_performance"
 MONTHLY_JOB = "monthly_performance"
 PUBLISH_JOB = "publish_serving"
 PERIOD_JOBS = {"daily": DAILY_JOB, "weekly": WEEKLY_JOB, "monthly": MONTHLY_JOB}
+CLOSED_PERIOD = {"weekly": "week", "monthly": "month"}  # the periods a schedule closes
 
 SCHEDULE_TIMEZONE = "UTC"
 # Every job writes the DuckDB file; the instance's run queue lets one such run
@@ -108,8 +109,9 @@ publish_serving = dg.define_asset_job(
 )
 
 
-def _tick_tags(name: str, as_of: datetime) -> dict[str, str]:
-    return {AS_OF_TAG: format_as_of(as_of), TRIGGER_TAG: name}
+def run_tags(trigger: str, as_of: datetime) -> dict[str, str]:
+    """The tags every writing run carries: its as-of time and what started it."""
+    return {AS_OF_TAG: format_as_of(as_of), TRIGGER_TAG: trigger}
 
 
 @dg.schedule(
@@ -127,7 +129,7 @@ def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=f"daily_build_schedule:{format_as_of(as_of)}",
         run_config=run_config_for(as_of=as_of),
-        tags=_tick_tags("daily_build_schedule", as_of),
+        tags=run_tags("daily_build_schedule", as_of),
     )
 
 
@@ -147,7 +149,7 @@ def _closing_schedule(period: str, cron: str, what: str) -> dg.ScheduleDefinitio
         job=period_jobs[period],
         execution_timezone=SCHEDULE_TIMEZONE,
         description=(
-            f"{what}: rebuilds the {period.removesuffix('ly')} that just ended (its "
+            f"{what}: rebuilds the {CLOSED_PERIOD[period]} that just ended (its "
             "partition). The tick's time is the run's as_of."
         ),
     )
@@ -157,7 +159,7 @@ def _closing_schedule(period: str, cron: str, what: str) -> dg.ScheduleDefinitio
             run_key=f"{name}:{format_as_of(as_of)}",
             partition_key=closed_period_key(period, as_of),
             run_config=run_config_for(as_of=as_of, job=PERIOD_JOBS[period]),
-            tags=_tick_tags(name, as_of),
+            tags=run_tags(name, as_of),
         )
 
     return _closing

@@ -15,23 +15,18 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.config import ConfigError, format_as_of, parse_as_of
+from orchestration.config import ConfigError, format_as_of, parse_as_of, requested_as_of
 from orchestration.defs.loading import WRITES_WAREHOUSE
-from orchestration.defs.transform import CROSS_MART_TESTS, MART_KEYS, warehouse_dbt_models
+from orchestration.defs.transform import CROSS_MART_TESTS, MART_KEYS, SERVING_GROUP
 from orchestration.publish import READABLE_BY, STORAGE_VERSION, publish_marts
 from orchestration.resources import ServingResource, WarehouseResource
 
-SERVING_GROUP = "serving"
 SERVING_PUBLICATION = "serving_publication"
-AS_OF_TAG = "wa/as_of"
 
 
 def run_as_of(context: AssetExecutionContext) -> datetime | None:
-    """The run's as-of time: its ``wa/as_of`` tag, else the dbt step's config, else None."""
-    text = context.run.tags.get(AS_OF_TAG)
-    if not text:
-        ops = (context.run.run_config or {}).get("ops", {})
-        text = ops.get(warehouse_dbt_models.op.name, {}).get("config", {}).get("as_of")
+    """The run's as-of time (launchpad ``as_of`` of its dbt step, else its tag), or None."""
+    text = requested_as_of(context.run.run_config, context.run.tags)
     if not text:
         return None
     try:

@@ -1,4 +1,4 @@
-"""The file-arrival sensor: new extract files launch a load and build.
+"""The file-arrival sensor: new extract files launch a load, build and publication.
 
 A schedule is not the only trigger: upstream systems drop files whenever
 they are ready. Every tick the sensor lists the extracts root and compares it
@@ -20,8 +20,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.config import AS_OF_TAG, ConfigError, default_as_of, format_as_of
-from orchestration.defs.jobs import TRIGGER_TAG, WRITER_TAG, build_warehouse, run_config_for
+from orchestration.config import ConfigError, default_as_of
+from orchestration.defs.jobs import WRITER_TAG, build_warehouse, run_config_for, run_tags
 from orchestration.layout import source_of
 from orchestration.resources import ExtractsResource, WarehouseResource
 
@@ -86,8 +86,8 @@ def _run_key(files: list[ExtractFile]) -> str:
     job=build_warehouse,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     description=(
-        "Launches build_warehouse (then the period marts and the publication) when new or "
-        "re-delivered extract files arrive."
+        "Launches build_warehouse (load, build, publish) when new or re-delivered extract "
+        "files arrive."
     ),
 )
 def new_extract_files_sensor(
@@ -129,7 +129,7 @@ def new_extract_files_sensor(
     return dg.RunRequest(
         run_key=_run_key(pending),
         run_config=run_config_for(as_of=as_of),
-        tags={AS_OF_TAG: format_as_of(as_of), TRIGGER_TAG: "new_extract_files"},
+        tags=run_tags("new_extract_files", as_of),
     )
 
 

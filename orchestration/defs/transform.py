@@ -65,7 +65,6 @@ from dagster_dbt import (
 from dagster_dbt.dbt_manifest import validate_manifest
 
 from orchestration.config import (
-    AS_OF_TAG,
     ENV_AS_OF,
     ENV_PERIOD_END,
     ENV_PERIOD_START,
@@ -73,6 +72,7 @@ from orchestration.config import (
     format_as_of,
     parse_as_of,
     partitions_start_from_env,
+    requested_as_of,
 )
 from orchestration.defs.dbt_project import dbt_project, prepare_manifest
 from orchestration.defs.loading import WRITES_WAREHOUSE
@@ -165,11 +165,10 @@ def partition_window(context: AssetExecutionContext) -> tuple[str, str]:
     return window.start.date().isoformat(), window.end.date().isoformat()
 
 
-def build_as_of(
-    context: AssetExecutionContext, config: DbtBuildConfig, extracts: ExtractsResource
-) -> datetime:
-    """The launchpad ``as_of``, else the run's ``wa/as_of`` tag, else the extracts' default."""
-    text = config.as_of or context.run.tags.get(AS_OF_TAG)
+def build_as_of(context: AssetExecutionContext, extracts: ExtractsResource) -> datetime:
+    """The run's as-of time (launchpad ``as_of``, else its ``wa/as_of`` tag), else the
+    next UTC midnight after the newest extract day."""
+    text = requested_as_of(context.run.run_config, context.run.tags)
     return parse_as_of(text) if text else default_as_of(extracts.path)
 
 
@@ -181,7 +180,7 @@ def _build(
     *,
     whole_project: bool = False,
 ) -> Iterator[Any]:
-    as_of = build_as_of(context, config, extracts)
+    as_of = build_as_of(context, extracts)
     window = partition_window(context)
     os.environ.update(dbt_environment(as_of=as_of, window=window))
     scope = f", periods starting in [{window[0]}, {window[1]})" if window[0] else ""
@@ -397,7 +396,7 @@ def cross_mart_tests(
     names = cross_definition_tests(validate_manifest(MANIFEST_PATH))
     if not names:
         return dg.MaterializeResult(metadata={"tests": 0})
-    os.environ.update(dbt_environment(as_of=build_as_of(context, DbtBuildConfig(), extracts)))
+    os.environ.update(dbt_environment(as_of=build_as_of(context, extracts)))
     context.log.info(f"dbt test: {', '.join(names)}")
     invocation = dbt.cli(
         ["test", "--select", " ".join(names)],

@@ -1,9 +1,12 @@
 """The load ledger (``raw._loads``), file digests and quarantine bookkeeping.
 
 A file is identified by its path relative to the extracts root. The latest
-load of a path is the one no later load replaced. A file whose sha256 equals
-that latest load's is skipped; a file with other bytes replaces every row the
-earlier version wrote (in the same transaction as the new rows).
+load of a path is the one no later load replaced. A file with the size and
+modification time that latest load recorded is skipped unread (rsync's quick
+check; ``WA_LOAD_ALWAYS_HASH=true`` turns it off); any other file is hashed,
+and skipped if its sha256 equals the latest load's. A file with other bytes
+replaces every row the earlier version wrote (in the same transaction as the
+new rows).
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ QUARANTINE = qualified("_quarantine")
 
 @dataclass(frozen=True)
 class Digest:
-    """Size and sha256 of a file's bytes."""
+    """Size and sha256 of a file's bytes, and its modification time before reading."""
 
     sha256: str
     size: int
+    mtime: datetime  # naive UTC
 
 
 @dataclass(frozen=True)
@@ -38,20 +42,17 @@ class PreviousLoad:
 
     load_id: str
     sha256: str
-    size: int | None = None
-    loaded_at: datetime | None = None  # naive UTC
+    size: int
+    mtime: datetime | None  # naive UTC; None for loads made before it was recorded
 
     def unchanged_by_stat(self, path: Path) -> bool:
-        """Same size and not modified since it was loaded (rsync's quick check).
+        """Same size and modification time as when it was loaded (rsync's quick check).
 
-        A file rewritten since its load has a newer modification time and is
-        hashed again; so is one whose size differs.
+        Any rewrite changes one or the other, even a copy that keeps an older
+        modification time (``cp -p``, ``rsync -t``): the file is hashed again.
         """
-        if self.size is None or self.loaded_at is None:
-            return False
         stat = path.stat()
-        modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-        return stat.st_size == self.size and modified < self.loaded_at
+        return stat.st_size == self.size and _mtime(stat.st_mtime) == self.mtime
 
 
 @dataclass(frozen=True)
@@ -89,30 +90,22 @@ def new_load_id() -> str:
     return uuid.uuid4().hex
 
 
+def _mtime(seconds: float) -> datetime:
+    """A file's modification time as a naive UTC timestamp (microseconds, as stored)."""
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
 def file_digest(path: Path) -> Digest:
-    """sha256 and size of a file, streamed in 1 MiB chunks."""
+    """sha256 and size of a file, streamed in 1 MiB chunks, and its modification time
+    taken first (a write during the read makes the next run hash it again)."""
+    mtime = _mtime(path.stat().st_mtime)
     sha = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             sha.update(chunk)
             size += len(chunk)
-    return Digest(sha.hexdigest(), size)
-
-
-def latest_load(con: duckdb.DuckDBPyConnection, file: str) -> PreviousLoad | None:
-    """The latest (not replaced) load of ``file``, if it was ever loaded."""
-    row = con.execute(
-        f"""
-        SELECT load_id, sha256 FROM {LOADS} AS l
-        WHERE file = ?
-          AND NOT EXISTS (SELECT 1 FROM {LOADS} AS r WHERE r.replaced_load_id = l.load_id)
-        ORDER BY loaded_at DESC
-        LIMIT 1
-        """,
-        [file],
-    ).fetchone()
-    return PreviousLoad(row[0], row[1]) if row else None
+    return Digest(sha.hexdigest(), size, mtime)
 
 
 def latest_loads(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, PreviousLoad]:
@@ -121,7 +114,7 @@ def latest_loads(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, 
         return {}
     found = con.execute(
         f"""
-        SELECT file, load_id, sha256, size_bytes, loaded_at FROM {LOADS} AS l
+        SELECT file, load_id, sha256, size_bytes, file_mtime FROM {LOADS} AS l
         WHERE list_contains(?::VARCHAR[], file)
           AND NOT EXISTS (SELECT 1 FROM {LOADS} AS r WHERE r.replaced_load_id = l.load_id)
         QUALIFY row_number() OVER (PARTITION BY file ORDER BY loaded_at DESC) = 1
@@ -129,8 +122,8 @@ def latest_loads(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, 
         [files],
     ).fetchall()
     return {
-        file: PreviousLoad(load_id, sha256, size, loaded_at)
-        for file, load_id, sha256, size, loaded_at in found
+        file: PreviousLoad(load_id, sha256, size, mtime)
+        for file, load_id, sha256, size, mtime in found
     }
 
 
@@ -168,7 +161,9 @@ def record_load(
 ) -> None:
     """Append the ledger row of a file load (last step before COMMIT)."""
     con.execute(
-        f"INSERT INTO {LOADS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {LOADS} BY NAME SELECT ? AS load_id, ? AS source, ? AS file, "
+        "? AS size_bytes, ? AS sha256, ? AS rows_loaded, ? AS rows_quarantined, "
+        "? AS replaced_load_id, ? AS loaded_at, ? AS file_mtime",
         [
             ctx.load_id,
             ctx.source,
@@ -179,5 +174,6 @@ def record_load(
             counts.rows_quarantined,
             replaced.load_id if replaced else None,
             ctx.loaded_at,
+            digest.mtime,
         ],
     )

@@ -75,7 +75,7 @@ def load_source(
 ) -> LoadResult:
     """Load every new or changed file of ``source`` under ``extracts_root``.
 
-    A file already loaded with the same size and not modified since is
+    A file with the size and modification time its load recorded is
     skipped without reading it (the quick check rsync uses), so a daily run
     does not re-read years of history; ``always_hash`` compares the sha256 of
     every file instead.
@@ -97,9 +97,13 @@ def load_source(
     result.files_seen = len(files)
     previous = ledger.latest_loads(con, [f.rel for f in files])
     if not always_hash:
-        unchanged = {f.rel for f in files if _unchanged_by_stat(previous.get(f.rel), f.path)}
-        result.files_skipped += len(unchanged)
-        files = [f for f in files if f.rel not in unchanged]
+        changed = [
+            f
+            for f in files
+            if not ((earlier := previous.get(f.rel)) and earlier.unchanged_by_stat(f.path))
+        ]
+        result.files_skipped += len(files) - len(changed)
+        files = changed
     pending: list[_Pending] = []
     for file, digest in zip(files, _digests(files), strict=True):
         earlier = previous.get(file.rel)
@@ -111,10 +115,6 @@ def load_source(
         _load_batch(con, loader, batch, result)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _unchanged_by_stat(earlier: PreviousLoad | None, path: Path) -> bool:
-    return earlier is not None and earlier.unchanged_by_stat(path)
 
 
 def _digests(files: list[ExtractFile]) -> list[Digest]:

@@ -93,6 +93,7 @@ LOADS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rows_quarantined", "bigint"),
     ("replaced_load_id", "varchar"),
     ("loaded_at", "timestamp"),
+    ("file_mtime", "timestamp"),  # the file's modification time when it was hashed
 )
 
 QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -165,3 +166,6 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()
     if has_raw_line is not None and has_raw_line[0] == 0:
         con.execute(f"ALTER TABLE {qualified('webhook_deliveries')} ADD COLUMN raw_line json")
+    # a warehouse made before the loaders' quick check: its loads have no mtime
+    # (those files are hashed once more, then skipped by size and mtime)
+    con.execute(f"ALTER TABLE {qualified('_loads')} ADD COLUMN IF NOT EXISTS file_mtime timestamp")
