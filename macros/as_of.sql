@@ -1,13 +1,16 @@
 {#
   The run's as-of time as a naive UTC timestamp expression.
 
-  Order of precedence: the dbt var `as_of` (a hand-run `dbt build --vars`),
-  then the WA_AS_OF environment variable (Dagster and the CLI set it), then
-  the contract default: the next UTC midnight after the newest YYYY-MM-DD in
-  a loaded extract file name.
+  The pipeline resolves it once per run (orchestration.resources.AsOfResource)
+  and hands it to dbt in WA_AS_OF: an environment variable rather than
+  --vars, because other --vars than the previous invocation's make dbt
+  re-parse the whole project (and an env_var in dbt_project.yml would too).
+  A hand-run `dbt build` may pass `--vars '{as_of: ...}'` instead; without
+  either, the contract default applies: the next UTC midnight after the
+  newest YYYY-MM-DD in a loaded extract file name.
 #}
 {% macro as_of() -%}
-    {%- set value = var('as_of', none) or env_var('WA_AS_OF', '') -%}
+    {%- set value = (var('as_of', none) or env_var('WA_AS_OF', '')) | trim -%}
     {%- if value -%}
         {{ utc_timestamp_literal(value) }}
     {%- else -%}

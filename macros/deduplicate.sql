@@ -1,7 +1,8 @@
 {#
   Keep one row per key: the first by `order_by` (e.g. the newest extract file),
   and count how many copies were received (`copies_received`), so the number of
-  duplicates removed stays visible downstream (data_quality).
+  duplicates removed stays visible downstream (data_quality). `_loaded_at` is
+  the newest load of any copy: the incremental watermark of the staging models.
 #}
 {% macro deduplicate(relation, key, order_by) -%}
     {{ return(adapter.dispatch('deduplicate')(relation, key, order_by)) }}
@@ -9,7 +10,8 @@
 
 {% macro default__deduplicate(relation, key, order_by) -%}
     select
-        * exclude (recency_rank)
+        * exclude (recency_rank, _loaded_at),
+        max(_loaded_at) over (partition by {{ key }}) as _loaded_at
     from (
         select
             *,
@@ -17,7 +19,7 @@
             row_number() over (partition by {{ key }} order by {{ order_by }}) as recency_rank
         from {{ relation }}
     )
-    where recency_rank = 1
+    qualify recency_rank = 1
 {%- endmacro %}
 
 
@@ -26,4 +28,35 @@
     md5(concat_ws('|'
     {%- for column in columns %}, coalesce(cast({{ column }} as varchar), '\N'){% endfor -%}
     ))
+{%- endmacro %}
+
+
+{#
+  The rows of raw source `source_name` a staging model reads. Built
+  incrementally, every copy of each key named by a row loaded since the
+  model's last build (its newest `_loaded_at`), so deduplication sees all
+  copies of a key and a re-exported row replaces the one already there;
+  otherwise every row. A file re-delivered with other bytes removes rows,
+  which no new key names: the pipeline then rebuilds the source's models
+  with --full-refresh (orchestration/defs/transform.py).
+#}
+{% macro source_rows_since_last_build(source_name, key) -%}
+    select * from {{ source('raw', source_name) }}
+    {%- if is_incremental() %}
+    where {{ key }} in (
+        select {{ key }} from {{ source('raw', source_name) }}
+        where _loaded_at > {{ last_loaded_at() }}
+    )
+    -- a null key is a group of its own (`in` never matches it)
+    or ({{ key }} is null and exists (
+        select 1 from {{ source('raw', source_name) }}
+        where {{ key }} is null and _loaded_at > {{ last_loaded_at() }}
+    ))
+    {%- endif %}
+{%- endmacro %}
+
+
+{# The newest `_loaded_at` an incremental model has built from (the start of time when empty). #}
+{% macro last_loaded_at() -%}
+    (select coalesce(max(_loaded_at), cast('1970-01-01' as timestamp)) from {{ this }})
 {%- endmacro %}

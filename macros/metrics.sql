@@ -43,56 +43,24 @@
   A campaign performance table at a period grain: one row per (account,
   campaign, period_start), where period_start = `period_expression` over the
   cohort date (a day, the Monday of its ISO week, the first of its month).
-
-  Incremental (macros/incremental.sql): a build for a Dagster partition
-  recomputes the periods starting inside its window; otherwise the periods
-  holding a cohort row written since the table's last build.
 #}
 {% macro campaign_performance_by_period(period_expression) -%}
-{%- set plan = incremental_plan() %}
 with
 
 daily_metrics as (
-    select
-        *,
-        {{ period_expression }} as period_start
-    from {{ ref('int_campaign_daily_metrics') }}
-),
-{%- if plan.mode == 'changes' %}
-
-changed_periods as (
-    select distinct account_id, campaign_id, period_start
-    from daily_metrics
-    where _refreshed_at > {{ plan.since }}
-),
-{%- endif %}
-
-periods_to_build as (
-    select * from daily_metrics
-    {%- if plan.mode == 'changes' %}
-    where exists (
-        select 1 from changed_periods
-        where changed_periods.account_id = daily_metrics.account_id
-            and changed_periods.campaign_id = daily_metrics.campaign_id
-            and changed_periods.period_start = daily_metrics.period_start
-    )
-    {%- elif plan.mode == 'window' %}
-    -- a Dagster partition (or range of partitions): every period starting inside it
-    where period_start >= {{ plan.window.start }}
-        and period_start < {{ plan.window.end }}
-    {%- endif %}
+    select * from {{ ref('int_campaign_daily_metrics') }}
 ),
 
 period_totals as (
     select
         account_id,
         campaign_id,
-        period_start,
+        {{ period_expression }} as period_start,
         {%- for column in campaign_count_columns() %}
         {{ sum_metric(column) }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from periods_to_build
-    group by account_id, campaign_id, period_start
+    from daily_metrics
+    group by account_id, campaign_id, {{ period_expression }}
 ),
 
 final as (

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from orchestration.config import ConfigError, Settings, format_as_of, parse_as_of, parse_date
+from orchestration.config import ConfigError, Settings, format_as_of, parse_as_of
 
 
 def _add_location_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,20 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild every model from the raw tables (and run the dbt unit tests)",
     )
 
-    backfill = commands.add_parser(
-        "backfill",
-        help="rebuild a period mart for a date range in one run (no load, no publication)",
-    )
-    backfill.add_argument("period", choices=("daily", "weekly", "monthly"))
-    backfill.add_argument(
-        "--from", dest="date_from", required=True, metavar="DATE", help="first day, YYYY-MM-DD"
-    )
-    backfill.add_argument(
-        "--to", dest="date_to", required=True, metavar="DATE", help="last day (inclusive)"
-    )
-    _add_location_flags(backfill)
-    backfill.add_argument("--as-of", dest="as_of", help="ISO 8601 timestamp (env WA_AS_OF)")
-    backfill.add_argument("--full-refresh", action="store_true", help="pass dbt --full-refresh")
+    # removed in 0.2: kept so that old scripts get a message, not a usage error
+    backfill = commands.add_parser("backfill", help="removed: see `wa-warehouse run`")
+    backfill.add_argument("ignored", nargs=argparse.REMAINDER)
 
     commands.add_parser(
         "prepare",
@@ -62,19 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "set, write the instance settings there",
     )
 
+    from orchestration import bench as bench_command
+
     bench = commands.add_parser(
-        "bench", help="benchmark generation, loading and, optionally, the pipeline"
+        "bench", help="benchmark the pipeline against a single-pass DuckDB query"
     )
-    bench.add_argument("--dispatches", type=int, default=1_000_000)
-    bench.add_argument("--workdir", type=Path, default=Path("data/bench"))
-    bench.add_argument(
-        "--pipeline", action="store_true", help="also time a whole `wa-warehouse run`"
-    )
-    bench.add_argument(
-        "--incremental",
-        action="store_true",
-        help="also time one more day's run on 60 days of history against a full rebuild",
-    )
+    bench_command.add_arguments(bench)
 
     report = commands.add_parser(
         "report", help="campaign analytics in the terminal, from the published marts"
@@ -153,26 +135,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backfill(args: argparse.Namespace) -> int:
-    from orchestration.pipeline import run_backfill
-
-    first, last = (
-        parse_date(text, flag)
-        for text, flag in ((args.date_from, "--from"), (args.date_to, "--to"))
+def _backfill(_: argparse.Namespace) -> int:
+    raise ConfigError(
+        "`wa-warehouse backfill` was removed: every `wa-warehouse run` rebuilds the period "
+        "marts from the whole history; `wa-warehouse run --full-refresh` also rebuilds the "
+        "incremental models from the raw tables"
     )
-    settings = _run_settings(args)
-    result = run_backfill(settings, args.period, first, last, full_refresh=args.full_refresh)
-    if not result.success:
-        print(f"error: the backfill failed after {result.seconds:.1f}s", file=sys.stderr)
-        print(result.failure, file=sys.stderr)
-        return 1
-    print(
-        f"campaign_performance_{args.period}: periods holding {first} to {last} rebuilt as of "
-        f"{format_as_of(result.as_of)} in {result.seconds:.1f}s; `wa-warehouse run` publishes them"
-    )
-    for failed in result.failed_checks:
-        print(f"CHECK FAILED  {failed}", file=sys.stderr)
-    return 0
 
 
 def _prepare(_: argparse.Namespace) -> int:
@@ -189,18 +157,9 @@ def _prepare(_: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from orchestration.bench import run_bench
+    from orchestration import bench
 
-    if args.dispatches < 1:
-        raise ConfigError(f"--dispatches {args.dispatches} must be at least 1")
-    figures = run_bench(
-        dispatches=args.dispatches,
-        workdir=args.workdir,
-        pipeline=args.pipeline,
-        incremental=args.incremental,
-    )
-    # a benchmark of a wrong result is worthless: fail when the daily run's marts differ
-    return 0 if figures.get("incremental_marts_identical", True) else 1
+    return bench.main(args)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Where data lives and which as-of time a run uses.
 
 Every setting has a default, is overridden by its environment variable, and is
-overridden again by a CLI flag (see ``shared/contract/interfaces.md``). The
+overridden again by a CLI flag (see ``docs/contract/interfaces.md``). The
 dbt profile reads the same variables, so ``dbt build`` run by hand and a
 Dagster run agree on where data lives.
 """
@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from orchestration.layout import extract_day_of
 
@@ -22,22 +21,16 @@ ENV_WAREHOUSE_PATH = "WA_WAREHOUSE_PATH"
 ENV_AS_OF = "WA_AS_OF"
 ENV_SERVING_PATH = "WA_SERVING_PATH"
 ENV_SERVING_PARQUET_DIR = "WA_SERVING_PARQUET_DIR"
-ENV_PARTITIONS_START = "WA_PARTITIONS_START"
 ENV_LOAD_ALWAYS_HASH = "WA_LOAD_ALWAYS_HASH"
-# The partition window of a period mart build, read by the dbt models
-# (macros/incremental.sql): start and end dates, end exclusive; both empty
-# when the build has no partition (it recomputes the periods touched since).
-ENV_PERIOD_START = "WA_PERIOD_START"
-ENV_PERIOD_END = "WA_PERIOD_END"
 
-# The run tag every pipeline run carries its as-of time in (schedules: the tick).
+# The run tag that shows a run's as-of time in the UI (the value itself is the
+# run config of the as_of resource: orchestration.resources.AsOfResource).
 AS_OF_TAG = "wa/as_of"
 
 DEFAULT_EXTRACTS_DIR = "data/extracts"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_PATH = "data/serving.duckdb"
 DEFAULT_SERVING_PARQUET_DIR = "data/serving/"
-DEFAULT_PARTITIONS_START = date(2025, 1, 1)
 
 
 # The Dagster instance settings written to DAGSTER_HOME when it has none:
@@ -76,9 +69,6 @@ class Settings:
     serving_path: Path
     serving_parquet_dir: Path
     as_of: datetime | None = None  # None: derived from the extract file names
-    # the first day of the daily, weekly and monthly partitions of the period marts
-    # (the weekly ones start on the Monday of its week, the monthly on the 1st)
-    partitions_start: date = DEFAULT_PARTITIONS_START
     # hash every extract file on every load, not only the new or modified ones
     load_always_hash: bool = False
 
@@ -92,7 +82,6 @@ class Settings:
             serving_path=Path(env.get(ENV_SERVING_PATH, DEFAULT_SERVING_PATH)),
             serving_parquet_dir=Path(env.get(ENV_SERVING_PARQUET_DIR, DEFAULT_SERVING_PARQUET_DIR)),
             as_of=parse_as_of(as_of_text) if as_of_text else None,
-            partitions_start=partitions_start_from_env(env),
             load_always_hash=env.get(ENV_LOAD_ALWAYS_HASH, "").strip().lower()
             in ("1", "true", "yes"),
         )
@@ -104,20 +93,6 @@ class Settings:
     def resolved_as_of(self) -> datetime:
         """The explicit as-of time, or the default derived from the extracts."""
         return self.as_of or default_as_of(self.extracts_dir)
-
-
-def partitions_start_from_env(environ: Mapping[str, str] | None = None) -> date:
-    """The first partition day of the period marts (``WA_PARTITIONS_START``, YYYY-MM-DD)."""
-    text = (os.environ if environ is None else environ).get(ENV_PARTITIONS_START, "").strip()
-    if not text:
-        return DEFAULT_PARTITIONS_START
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise ConfigError(
-            f"{ENV_PARTITIONS_START}={text!r} is not a date (expected YYYY-MM-DD, e.g. "
-            f"{DEFAULT_PARTITIONS_START.isoformat()})"
-        ) from error
 
 
 def parse_date(text: str, flag: str) -> date:
@@ -167,18 +142,6 @@ def default_as_of(extracts_dir: Path) -> datetime:
 def as_of_after(day: date) -> datetime:
     """The as-of time of a run that has every extract up to ``day``: the next UTC midnight."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
-
-
-def requested_as_of(run_config: Mapping[str, Any] | None, tags: Mapping[str, str]) -> str | None:
-    """The as-of time a Dagster run asks for: an op's launchpad ``as_of``, else its tag.
-
-    Every step of a run (the dbt build, the operational checks, the publication)
-    reads it here, so all of them use the same time.
-    """
-    for op in ((run_config or {}).get("ops") or {}).values():
-        if isinstance(op, dict) and (op.get("config") or {}).get("as_of"):
-            return op["config"]["as_of"]
-    return tags.get(AS_OF_TAG) or None
 
 
 def format_as_of(value: datetime) -> str:

@@ -11,26 +11,33 @@ from orchestration.defs.jobs import jobs, run_config_for, schedules
 from orchestration.defs.loading import raw_assets
 from orchestration.defs.publishing import publishing_assets
 from orchestration.defs.sensors import sensors
-from orchestration.defs.transform import cross_mart_tests, dbt_model_assets
+from orchestration.defs.transform import dbt_model_assets
 from orchestration.progress import step_progress_logger
-from orchestration.resources import ExtractsResource, ServingResource, WarehouseResource
+from orchestration.resources import (
+    AsOfResource,
+    ExtractsResource,
+    ServingResource,
+    WarehouseResource,
+)
 
 __all__ = ["build_definitions", "defs", "run_config_for"]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """All assets, jobs, schedules, sensors and resources, wired to the given settings."""
+    extracts = ExtractsResource(
+        root=str(settings.extracts_dir), always_hash=settings.load_always_hash
+    )
     return dg.Definitions(
-        assets=[*raw_assets, *dbt_model_assets, cross_mart_tests, *publishing_assets],
+        assets=[*raw_assets, *dbt_model_assets, *publishing_assets],
         asset_checks=asset_checks,
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-            "extracts": ExtractsResource(
-                root=str(settings.extracts_dir), always_hash=settings.load_always_hash
-            ),
+            "extracts": extracts,
+            "as_of": AsOfResource.configure_at_launch(extracts=extracts),
             "serving": ServingResource(
                 path=str(settings.serving_path), parquet_dir=str(settings.serving_parquet_dir)
             ),

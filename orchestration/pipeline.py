@@ -1,7 +1,6 @@
 """Run the pipeline in-process through Dagster (what ``wa-warehouse run`` does).
 
-The pipeline is one run of ``build_warehouse`` (load, build, publish);
-``run_backfill`` rebuilds a date range of one period mart in one run.
+The pipeline is one run of ``build_warehouse``: load, build, publish.
 """
 
 from __future__ import annotations
@@ -11,23 +10,20 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration.config import (
-    ENV_AS_OF,
     ENV_EXTRACTS_DIR,
-    ENV_PARTITIONS_START,
     ENV_SERVING_PARQUET_DIR,
     ENV_SERVING_PATH,
     ENV_WAREHOUSE_PATH,
     ConfigError,
     Settings,
     ensure_dagster_home,
-    format_as_of,
 )
 
 
@@ -76,16 +72,15 @@ def check_paths(settings: Settings) -> None:
         raise ConfigError(f"cannot open warehouse {warehouse}: {error}") from error
 
 
-def export_settings(settings: Settings, as_of: datetime) -> None:
-    """Publish the settings as environment variables (absolute paths).
+def export_settings(settings: Settings) -> None:
+    """Publish the locations as environment variables (absolute paths).
 
-    The dbt subprocess and any code that builds the definitions read these.
+    The dbt profile (``profiles.yml``) reads the warehouse path from there.
     """
     os.environ[ENV_EXTRACTS_DIR] = str(settings.extracts_dir.resolve())
     os.environ[ENV_WAREHOUSE_PATH] = str(settings.warehouse_path.resolve())
     os.environ[ENV_SERVING_PATH] = str(settings.serving_path.resolve())
     os.environ[ENV_SERVING_PARQUET_DIR] = str(settings.serving_parquet_dir.resolve())
-    os.environ[ENV_AS_OF] = format_as_of(as_of)
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -105,11 +100,6 @@ def dagster_instance() -> dg.DagsterInstance:
 # the full event log stays in Dagster's storage (the UI); the terminal gets one
 # line per step and warnings
 CLI_LOGGERS = {"console": {"config": {"log_level": "WARNING"}}, "progress": {}}
-# the tags of a run for a range of partitions (what a single-run backfill carries)
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
 # which process runs an in-process CLI run: a later CLI run can tell it died
 PID_TAG = "wa/pid"
 HOST_TAG = "wa/host"
@@ -153,35 +143,31 @@ def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     return released
 
 
-def _prepare_run(settings: Settings) -> tuple[datetime, dg.Definitions]:
+def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineResult:
+    """Load what is new, build, publish: one ``build_warehouse`` run, in-process.
+
+    The loaders, one dbt build of the whole project (incremental unless
+    ``full_refresh``), then the publication; a failure stops the run before the
+    publication, so the previous publication stays. The as-of time is resolved
+    here, once, and handed to the run as the ``as_of`` resource's config.
+    """
     check_paths(settings)
     as_of = settings.resolved_as_of()
-    export_settings(settings, as_of)
+    export_settings(settings)
+    from orchestration.defs.dbt_project import prepare_manifest
 
+    prepare_manifest()  # re-parses only when a dbt file changed since
     from orchestration.definitions import build_definitions
+    from orchestration.defs.jobs import BUILD_JOB, CLI_TRIGGER, run_config_for, run_tags
 
-    return as_of, build_definitions(Settings.from_env())
-
-
-def _run_job(
-    settings: Settings,
-    job: str,
-    *,
-    full_refresh: bool,
-    tags: dict[str, str] | None = None,
-    on_failure: str = "",
-) -> PipelineResult:
-    """One in-process run of ``job``, after freeing the slots of CLI runs that died."""
-    as_of, defs = _prepare_run(settings)
-    from orchestration.defs.jobs import CLI_TRIGGER, run_config_for, run_tags
-
+    defs = build_definitions(settings)
     instance = dagster_instance()
     for run_id in release_abandoned_runs(instance):
         print(f"released run {run_id}: its process died before it finished", file=sys.stderr)
     started = time.perf_counter()
-    result = defs.resolve_job_def(job).execute_in_process(
+    result = defs.resolve_job_def(BUILD_JOB).execute_in_process(
         run_config={
-            **run_config_for(as_of=as_of, full_refresh=full_refresh, job=job),
+            **run_config_for(as_of=as_of, full_refresh=full_refresh),
             "loggers": CLI_LOGGERS,
         },
         instance=instance,
@@ -190,74 +176,16 @@ def _run_job(
             **run_tags(CLI_TRIGGER, as_of),
             PID_TAG: str(os.getpid()),
             HOST_TAG: socket.gethostname(),
-            **(tags or {}),
         },
     )
     return PipelineResult(
         success=result.success,
         as_of=as_of,
         seconds=time.perf_counter() - started,
-        failure=None if result.success else describe_failure(result) + on_failure,
+        failure=None
+        if result.success
+        else describe_failure(result) + "\nthe previous publication stays in place",
         failed_checks=_failed_checks(result),
-    )
-
-
-def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineResult:
-    """Load what is new, build, publish: one ``build_warehouse`` run, in-process.
-
-    The loaders, one dbt build of the whole project (incremental unless
-    ``full_refresh``), then the publication; a failure stops the run before the
-    publication, so the previous publication stays.
-    """
-    from orchestration.defs.jobs import BUILD_JOB
-
-    return _run_job(
-        settings,
-        BUILD_JOB,
-        full_refresh=full_refresh,
-        on_failure="\nthe previous publication stays in place",
-    )
-
-
-def run_backfill(
-    settings: Settings,
-    period: str,
-    first_day: date,
-    last_day: date,
-    *,
-    full_refresh: bool = False,
-) -> PipelineResult:
-    """Rebuild the ``period`` mart (daily, weekly, monthly) for every period holding a day
-    of ``[first_day, last_day]``, in one run (one dbt invocation), as a UI backfill does.
-
-    It neither loads nor publishes: ``wa-warehouse run`` (or the ``publish_serving``
-    job) publishes it with the other marts.
-    """
-    from orchestration.defs.jobs import PERIOD_JOBS
-    from orchestration.defs.transform import period_partitions
-
-    if period not in PERIOD_JOBS:
-        raise ConfigError(f"unknown period {period!r}; expected one of {', '.join(PERIOD_JOBS)}")
-    if last_day < first_day:
-        raise ConfigError(f"backfill range ends ({last_day}) before it starts ({first_day})")
-    partitions = period_partitions(period, settings.partitions_start)
-    first, last = (
-        partitions.get_partition_key_for_timestamp(
-            datetime.combine(day, datetime.min.time(), UTC).timestamp()
-        )
-        for day in (max(first_day, settings.partitions_start), last_day)
-    )
-    valid = partitions.get_partition_keys()
-    if last_day < settings.partitions_start or last not in valid:
-        raise ConfigError(
-            f"no {period} partition holds {first_day} to {last_day}: the partitions run from "
-            f"{valid[0]} to {valid[-1]} (the start is {ENV_PARTITIONS_START})"
-        )
-    return _run_job(
-        settings,
-        PERIOD_JOBS[period],
-        full_refresh=full_refresh,
-        tags={PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last},
     )
 
 

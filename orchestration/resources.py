@@ -1,13 +1,15 @@
 """Dagster resources shared by the asset definitions."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
+
+from orchestration.config import default_as_of, parse_as_of
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -42,6 +44,27 @@ class ExtractsResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.root)
+
+
+class AsOfResource(dg.ConfigurableResource):
+    """The run's as-of time, resolved once per run: the one value every step uses.
+
+    ``value`` (ISO 8601) comes from whoever launched the run (the CLI's
+    ``--as-of`` or default, a schedule's tick, the sensor, the launchpad);
+    empty, it is the contract default, the next UTC midnight after the newest
+    extract day, worked out at first use and kept for the rest of the run.
+    """
+
+    extracts: dg.ResourceDependency[ExtractsResource]
+    value: str = ""
+    _resolved: datetime | None = PrivateAttr(default=None)
+
+    @property
+    def resolved(self) -> datetime:
+        if self._resolved is None:
+            text = self.value.strip()
+            self._resolved = parse_as_of(text) if text else default_as_of(self.extracts.path)
+        return self._resolved
 
 
 class ServingResource(dg.ConfigurableResource):

@@ -3,75 +3,32 @@
   additive count of marts.md. Each outcome is counted on the cohort date of
   the message it belongs to, whenever it happened, so every engagement key is
   a key of the message counts and left joins lose nothing.
-
-  Incremental: a build recomputes the cohorts of every upstream row written
-  since its last build, under the cohort the row has now and the one it had
-  before (a conversion or unsubscribe can move to another message).
 #}
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key=["account_id", "campaign_id", "cohort_date"],
-        meta={"incremental": {
-            "upstream": [
-                "int_messages", "int_clicks", "int_responses",
-                "int_conversions_attributed", "int_unsubscribes_attributed",
-            ],
-        }},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
-{%- set cohort_sources = [
-    ('int_messages', 'account_id', 'campaign_id'),
-    ('int_clicks', 'account_id', 'campaign_id'),
-    ('int_responses', 'account_id', 'campaign_id'),
-    ('int_conversions_attributed', 'account_id', 'attributed_campaign_id'),
-    ('int_unsubscribes_attributed', 'attributed_account_id', 'attributed_campaign_id'),
-] %}
 
 with
-{%- if plan.mode == 'changes' %}
-
-changed_cohorts as (
-    {%- for model, account, campaign in cohort_sources %}
-    {{ changed_upstream_values(
-        plan, model, [account, campaign, 'cohort_date'],
-        aliases=['account_id', 'campaign_id', 'cohort_date'],
-    ) }}
-    {{ 'union' if not loop.last }}
-    {%- endfor %}
-),
-{%- endif %}
 
 messages as (
-    select * from {{ ref('int_messages') }} as upstream
-    where {{ in_changed_cohorts(plan, 'upstream', 'account_id', 'campaign_id') }}
+    select * from {{ ref('int_messages') }}
 ),
 
 clicks as (
-    select * from {{ ref('int_clicks') }} as upstream
+    select * from {{ ref('int_clicks') }}
     where is_known_message
-        and {{ in_changed_cohorts(plan, 'upstream', 'account_id', 'campaign_id') }}
 ),
 
 responses as (
-    select * from {{ ref('int_responses') }} as upstream
+    select * from {{ ref('int_responses') }}
     where is_known_message
-        and {{ in_changed_cohorts(plan, 'upstream', 'account_id', 'campaign_id') }}
 ),
 
 conversions as (
-    select * from {{ ref('int_conversions_attributed') }} as upstream
+    select * from {{ ref('int_conversions_attributed') }}
     where is_attributed
-        and {{ in_changed_cohorts(plan, 'upstream', 'account_id', 'attributed_campaign_id') }}
 ),
 
 unsubscribes as (
-    select * from {{ ref('int_unsubscribes_attributed') }} as upstream
+    select * from {{ ref('int_unsubscribes_attributed') }}
     where is_attributed
-        and {{ in_changed_cohorts(plan, 'upstream', 'attributed_account_id', 'attributed_campaign_id') }}
 ),
 
 message_counts as (
@@ -141,8 +98,7 @@ final as (
         cast(coalesce(conversion_counts.revenue, 0) as decimal(18, 4)) as revenue,
         coalesce(unsubscribe_counts.unsubscribes, 0) as unsubscribes,
         coalesce(response_counts.responses, 0) as responses,
-        message_counts.marketing_opt_out_signals,
-        {{ run_marker() }} as _refreshed_at
+        message_counts.marketing_opt_out_signals
     from message_counts
     {%- for counts in ['click_counts', 'response_counts', 'conversion_counts', 'unsubscribe_counts'] %}
     left join {{ counts }}

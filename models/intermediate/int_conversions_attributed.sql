@@ -8,56 +8,12 @@
   null message columns. Revenue counts only in the account's currency (null
   revenue = 0); a foreign-currency conversion still counts, flagged.
 #}
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="event_id",
-        meta={"incremental": {
-            "lookback": (
-                "none fixed: every conversion exported since the last build, whose time "
-                "fell between the previous and the new as_of, or of an account and user "
-                "with a changed click; this covers the longest conversion window in use "
-                "(168 h in the sample) whatever it is (docs: incremental_rule)"
-            ),
-            "upstream": ["stg_raw__conversions", "int_clicks"],
-            "fingerprint": ["stg_raw__accounts: account_id, account_currency"],
-        }},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
 
 with
-{%- if plan.mode == 'changes' %}
-
--- a conversion changes when it was (re-)exported since the last build, when
--- its time lies between the previous as_of and this one, or when a click of
--- the same account and user (now or before) changed: its candidates changed
-changed_click_users as (
-    {{ changed_upstream_values(plan, 'int_clicks', ['account_id', 'user_id']) }}
-),
-
-changed_conversions as (
-    select event_id
-    from {{ ref('stg_raw__conversions') }}
-    where _refreshed_at > {{ plan.since }}
-        or {{ crossed_as_of(plan, 'occurred_at') }}
-    union
-    select conversions.event_id
-    from {{ ref('stg_raw__conversions') }} as conversions
-    inner join changed_click_users
-        on conversions.account_id = changed_click_users.account_id
-        and conversions.user_id = changed_click_users.user_id
-),
-{%- endif %}
 
 conversions as (
     select * from {{ ref('stg_raw__conversions') }}
     where occurred_at <= {{ as_of() }}
-    {%- if plan.mode == 'changes' %}
-        and event_id in (select event_id from changed_conversions)
-    {%- endif %}
 ),
 
 clicks as (
@@ -134,12 +90,6 @@ final as (
         on conversions.event_id = attributed.event_id
     left join accounts
         on conversions.account_id = accounts.account_id
-),
-
-with_build_columns as (
-    {{ with_build_columns(plan, 'final', 'event_id', {
-        'account_id': 'varchar', 'attributed_campaign_id': 'varchar', 'cohort_date': 'date',
-    }) }}
 )
 
-select * from with_build_columns
+select * from final

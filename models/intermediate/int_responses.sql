@@ -8,65 +8,13 @@
   data_quality), or `free_text` (a text reply or any reply without payload).
   Replies to a wamid no dispatch knows are kept with is_known_message = false.
 #}
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="response_id",
-        meta={"incremental": {
-            "upstream": ["stg_raw__webhook_messages", "int_messages"],
-        }},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
 
 with
-{%- if plan.mode == 'changes' %}
-
--- a reply changes when it was received since the last build, when its time
--- lies between the previous as_of and this one, when the message it answers
--- (by its wamid now or before) changed, or when its campaign's template or
--- that template's buttons changed
-changed_messages as (
-    {{ changed_upstream_values(plan, 'int_messages', ['wamid']) }}
-),
-
-changed_replies as (
-    select message_id
-    from {{ ref('stg_raw__webhook_messages') }}
-    where _refreshed_at > {{ plan.since }}
-        or {{ crossed_as_of(plan, 'message_at') }}
-        or context_wamid in (select wamid from changed_messages)
-    union
-    select previous.response_id
-    from {{ this }} as previous
-    left join {{ ref('int_campaigns') }} as campaigns
-        on previous.campaign_id = campaigns.campaign_id
-    left join {{ ref('int_template_buttons') }} as buttons
-        on previous.account_id = buttons.account_id
-        and campaigns.template_name = buttons.template_name
-        and campaigns.template_language = buttons.template_language
-        and previous.button_id = buttons.button_id
-    where previous.is_known_message
-        and (
-            campaigns.template_name is distinct from previous.template_name
-            or campaigns.template_language is distinct from previous.template_language
-            or buttons.button_text is distinct from previous.button_text
-            or buttons.card_index is distinct from previous.card_index
-            or coalesce(buttons.is_external_platform, false) <> previous.is_external_platform
-            or (buttons.button_id is not null) <> (previous.response_kind = 'button')
-        )
-),
-{%- endif %}
 
 inbound_messages as (
     select * from {{ ref('stg_raw__webhook_messages') }}
     where context_wamid is not null
         and message_at <= {{ as_of() }}
-    {%- if plan.mode == 'changes' %}
-        and message_id in (select message_id from changed_replies)
-    {%- endif %}
 ),
 
 messages as (
@@ -135,12 +83,6 @@ final as (
         and joined.template_name = template_buttons.template_name
         and joined.template_language = template_buttons.template_language
         and joined.button_payload = template_buttons.button_id
-),
-
-with_build_columns as (
-    {{ with_build_columns(plan, 'final', 'response_id', {
-        'account_id': 'varchar', 'campaign_id': 'varchar', 'cohort_date': 'date',
-    }) }}
 )
 
-select * from with_build_columns
+select * from final

@@ -8,49 +8,12 @@
   unattributed (it names a message outside the campaigns) and reported as an
   unknown wamid too.
 #}
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="unsubscribe_id",
-        meta={"incremental": {"upstream": ["stg_raw__unsubscribes", "int_messages"]}},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
 
 with
-{%- if plan.mode == 'changes' %}
-
--- an unsubscribe changes when it was (re-)exported since the last build, when
--- its time lies between the previous as_of and this one, or when a message it
--- could name changed: by its wamid, or a message of the same account and user
--- (its latest delivered message may have changed)
-changed_messages as (
-    {{ changed_upstream_values(plan, 'int_messages', ['wamid', 'account_id', 'user_id']) }}
-),
-
-changed_unsubscribes as (
-    select unsubscribe_id
-    from {{ ref('stg_raw__unsubscribes') }}
-    where _refreshed_at > {{ plan.since }}
-        or {{ crossed_as_of(plan, 'occurred_at') }}
-        or wamid in (select wamid from changed_messages)
-    union
-    select unsubscribes.unsubscribe_id
-    from {{ ref('stg_raw__unsubscribes') }} as unsubscribes
-    inner join changed_messages
-        on unsubscribes.account_id = changed_messages.account_id
-        and unsubscribes.user_id = changed_messages.user_id
-),
-{%- endif %}
 
 unsubscribes as (
     select * from {{ ref('stg_raw__unsubscribes') }}
     where occurred_at <= {{ as_of() }}
-    {%- if plan.mode == 'changes' %}
-        and unsubscribe_id in (select unsubscribe_id from changed_unsubscribes)
-    {%- endif %}
 ),
 
 messages as (
@@ -122,13 +85,6 @@ final as (
     from attributed
     left join messages
         on attributed.attributed_dispatch_id = messages.dispatch_id
-),
-
-with_build_columns as (
-    {{ with_build_columns(plan, 'final', 'unsubscribe_id', {
-        'attributed_account_id': 'varchar', 'attributed_campaign_id': 'varchar',
-        'cohort_date': 'date',
-    }) }}
 )
 
-select * from with_build_columns
+select * from final

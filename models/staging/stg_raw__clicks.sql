@@ -1,19 +1,9 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="click_id",
-        meta={"incremental": {"raw_sources": ["clicks"]}},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
+{{ config(materialized="incremental", unique_key="click_id") }}
 
 with
 
--- incremental: every copy of each click_id named by a file loaded since the last build
 clicks as (
-    {{ source_rows_to_recompute(plan, 'clicks', 'click_id') }}
+    {{ source_rows_since_last_build('clicks', 'click_id') }}
 ),
 
 deduplicated as (
@@ -28,5 +18,5 @@ select
     button_id,
     card_index,
     copies_received,
-    {{ run_marker() }} as _refreshed_at
+    _loaded_at
 from deduplicated

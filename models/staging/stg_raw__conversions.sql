@@ -1,19 +1,9 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="event_id",
-        meta={"incremental": {"raw_sources": ["conversions"]}},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
+{{ config(materialized="incremental", unique_key="event_id") }}
 
 with
 
--- incremental: every copy of each event_id named by a file loaded since the last build
 conversions as (
-    {{ source_rows_to_recompute(plan, 'conversions', 'event_id') }}
+    {{ source_rows_since_last_build('conversions', 'event_id') }}
 ),
 
 deduplicated as (
@@ -29,5 +19,5 @@ select
     revenue,
     upper(currency) as currency,
     copies_received,
-    {{ run_marker() }} as _refreshed_at
+    _loaded_at
 from deduplicated

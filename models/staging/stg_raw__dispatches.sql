@@ -1,22 +1,9 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="dispatch_id",
-        meta={"incremental": {
-            "raw_sources": ["dispatches"],
-            "unique_key_of_source": {"source": "dispatches", "key": "dispatch_id"},
-        }},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
+{{ config(materialized="incremental", unique_key="dispatch_id") }}
 
 with
 
--- incremental: every copy of each dispatch_id named by a file loaded since the last build
 dispatches as (
-    {{ source_rows_to_recompute(plan, 'dispatches', 'dispatch_id') }}
+    {{ source_rows_since_last_build('dispatches', 'dispatch_id') }}
 ),
 
 deduplicated as (
@@ -37,5 +24,5 @@ select
     meta_error_code,
     meta_error_title,
     copies_received,
-    {{ run_marker() }} as _refreshed_at
+    _loaded_at
 from deduplicated

@@ -1,19 +1,9 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="unsubscribe_id",
-        meta={"incremental": {"raw_sources": ["unsubscribes"]}},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
+{{ config(materialized="incremental", unique_key="unsubscribe_id") }}
 
 with
 
--- incremental: every copy of each unsubscribe_id named by a file loaded since the last build
 unsubscribes as (
-    {{ source_rows_to_recompute(plan, 'unsubscribes', 'unsubscribe_id') }}
+    {{ source_rows_since_last_build('unsubscribes', 'unsubscribe_id') }}
 ),
 
 deduplicated as (
@@ -28,5 +18,5 @@ select
     source as unsubscribe_source,
     wamid,
     copies_received,
-    {{ run_marker() }} as _refreshed_at
+    _loaded_at
 from deduplicated

@@ -1,20 +1,10 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="message_id",
-        meta={"incremental": {"raw_sources": ["webhooks"]}},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
+{{ config(materialized="incremental", unique_key="message_id") }}
 
 {# Inbound messages, one row per message id (Meta may deliver one more than once). #}
 with
 
--- incremental: every copy of each message_id named by a file loaded since the last build
 messages as (
-    {{ source_rows_to_recompute(plan, 'webhook_messages', 'message_id') }}
+    {{ source_rows_since_last_build('webhook_messages', 'message_id') }}
 ),
 
 deduplicated as (
@@ -30,7 +20,8 @@ deduplicated as (
         {{ min_by('interactive_reply_title', 'received_at') }} as interactive_reply_title,
         {{ min_by('text_body', 'received_at') }} as text_body,
         min(received_at) as first_received_at,
-        count(*) as copies_received
+        count(*) as copies_received,
+        max(_loaded_at) as _loaded_at
     from messages
     group by message_id
 )
@@ -48,5 +39,5 @@ select
     text_body,
     first_received_at,
     copies_received,
-    {{ run_marker() }} as _refreshed_at
+    _loaded_at
 from deduplicated

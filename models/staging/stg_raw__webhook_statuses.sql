@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized="incremental",
-        incremental_strategy="replace_changed",
-        unique_key="status_key",
-        meta={"incremental": {"raw_sources": ["webhooks"]}},
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
-{%- set plan = incremental_plan() %}
+{{ config(materialized="incremental", unique_key="status_key") }}
 
 {#
   Meta delivers webhooks at least once and bodies carry no event id, so a
@@ -16,9 +7,10 @@
 #}
 with
 
--- incremental: every copy of each wamid named by a file loaded since the last build
+-- built incrementally: every copy of the statuses of each wamid named by a
+-- row loaded since the last build (a status's content key includes its wamid)
 statuses as (
-    {{ source_rows_to_recompute(plan, 'webhook_statuses', 'wamid') }}
+    {{ source_rows_since_last_build('webhook_statuses', 'wamid') }}
 ),
 
 deduplicated as (
@@ -32,7 +24,8 @@ deduplicated as (
         {{ min_by('pricing_category', 'received_at') }} as pricing_category,
         {{ min_by('pricing_model', 'received_at') }} as pricing_model,
         min(received_at) as first_received_at,
-        count(*) as copies_received
+        count(*) as copies_received,
+        max(_loaded_at) as _loaded_at
     from statuses
     group by wamid, lower(status), status_at, error_code
 )
@@ -49,5 +42,5 @@ select
     pricing_model,
     first_received_at,
     copies_received,
-    {{ run_marker() }} as _refreshed_at
+    _loaded_at
 from deduplicated

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from dagster import AssetCheckExecutionContext
 
-from orchestration.config import parse_as_of, requested_as_of
 from orchestration.defs.loading import RAW_TABLES, raw_asset_key
-from orchestration.resources import WarehouseResource
+from orchestration.resources import AsOfResource, WarehouseResource
 
 EVENT_SOURCES = ("dispatches", "webhooks", "clicks", "conversions", "unsubscribes")
 STATUS_DELAY_HOURS = 48
@@ -45,12 +43,6 @@ class CheckThresholds:
         )
 
 
-def run_as_of(context: AssetCheckExecutionContext) -> datetime:
-    """The run's as-of time (launchpad ``as_of``, else its tag), or now for an ad-hoc run."""
-    text = requested_as_of(context.run.run_config, context.run.tags)
-    return parse_as_of(text) if text else datetime.now(UTC)
-
-
 def _freshness_check(source: str) -> dg.AssetChecksDefinition:
     table = RAW_TABLES[source][0]
 
@@ -59,9 +51,7 @@ def _freshness_check(source: str) -> dg.AssetChecksDefinition:
         name="extract_freshness",
         description=f"The newest `{source}` extract is at most N days older than as_of.",
     )
-    def check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
+    def check(warehouse: WarehouseResource, as_of: AsOfResource) -> dg.AssetCheckResult:
         limits = CheckThresholds.from_env()
         with warehouse.connect(read_only=True) as con:
             newest = con.execute(
@@ -69,14 +59,14 @@ def _freshness_check(source: str) -> dg.AssetChecksDefinition:
                 "from raw._loads where source = ?",
                 [source],
             ).fetchone()[0]
-        as_of = run_as_of(context)
-        deadline = freshness_deadline(as_of, limits.max_age_days)
+        deadline = freshness_deadline(as_of.resolved, limits.max_age_days)
         return dg.AssetCheckResult(
             passed=newest is not None and newest >= deadline,
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
                 f"newest {source} extract day {newest or 'none'}; expected one on or after "
-                f"{deadline} (as_of {as_of:%Y-%m-%d %H:%M}Z, max age {limits.max_age_days} days)"
+                f"{deadline} (as_of {as_of.resolved:%Y-%m-%d %H:%M}Z, "
+                f"max age {limits.max_age_days} days)"
             ),
             metadata={"newest_extract_day": str(newest), "deadline": str(deadline)},
         )
@@ -157,13 +147,11 @@ limit 8
         "(a broken webhook receiver looks exactly like that)."
     ),
 )
-def missing_status_share(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+def missing_status_share(warehouse: WarehouseResource, as_of: AsOfResource) -> dg.AssetCheckResult:
     limits = CheckThresholds.from_env()
-    as_of = run_as_of(context).astimezone(UTC).replace(tzinfo=None)
+    naive_as_of = as_of.resolved.astimezone(UTC).replace(tzinfo=None)
     with warehouse.connect(read_only=True) as con:
-        days = con.execute(MISSING_STATUS_SQL, [as_of]).fetchall()
+        days = con.execute(MISSING_STATUS_SQL, [naive_as_of]).fetchall()
     if len(days) < 2:
         return dg.AssetCheckResult(passed=True, description="not enough send days to compare")
     latest_day, latest = days[0][0], days[0][3]

@@ -1,21 +1,17 @@
 """The dbt project as Dagster sees it, and its prepared manifest.
 
-Loading the definitions reads ``target/manifest.json``; it is parsed once
-(``wa-warehouse prepare``, run by ``make setup``) and again only when a dbt
-file changed since, never on every import.
+Loading the definitions reads ``target/manifest.json`` and never parses the
+project: ``wa-warehouse prepare`` (run by ``make setup`` and ``make dev``)
+parses it, and ``wa-warehouse run`` re-parses it first when a dbt file changed
+since (:func:`prepare_manifest`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from functools import cached_property
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from dagster_dbt import DbtCliResource, DbtProject
-from packaging import version
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -24,29 +20,24 @@ _DBT_INPUTS = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml", "pro
 dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
 
 
-class WarehouseDbtCliResource(DbtCliResource):
-    """``DbtCliResource`` without two start-up costs paid on every run.
-
-    Before each run's first invocation, dagster-dbt runs ``dbt --version`` in a
-    subprocess (to tell dbt Core from dbt Fusion) and builds a dbt adapter in
-    this process (importing dbt, loading the profile and project); the adapter
-    only serves ``fetch_row_counts``/``fetch_column_metadata``, which this
-    project does not use. Together 3-6 s per run on 2 cores. The version comes
-    from the installed dbt-core package instead.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(metadata.version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
-        return None
+class ManifestMissing(RuntimeError):
+    """The dbt manifest has not been prepared."""
 
 
 def dbt_resource() -> DbtCliResource:
-    return WarehouseDbtCliResource(
+    return DbtCliResource(
         project_dir=dbt_project, profiles_dir=str(PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
     )
+
+
+def manifest_path() -> Path:
+    """The prepared manifest; a clear error when there is none."""
+    path = dbt_project.manifest_path
+    if not path.exists():
+        raise ManifestMissing(
+            f"no dbt manifest at {path}: run `wa-warehouse prepare` (or `make setup`) first"
+        )
+    return path
 
 
 def _newest_input_mtime() -> float:

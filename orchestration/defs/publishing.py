@@ -1,45 +1,30 @@
 """The serving publication: the marts copied for BI tools after a successful build.
 
 BI tools never open the working warehouse (it is locked while a run writes
-it). This asset depends on every mart of the dbt project and on the dbt tests
-across marts (``cross_mart_tests``), so it runs after them and is skipped when
-they fail: a failed run leaves the previous publication in place. It is the
-last step of ``build_warehouse`` (whose dbt step builds every mart and runs
-the tests across marts itself) and of ``publish_serving`` (after a backfill;
-see ``orchestration.defs.jobs``). See ``orchestration.publish``.
+it). This asset depends on every mart of the dbt project, so it runs after the
+dbt build and is skipped when a model or an ERROR test fails: a failed run
+leaves the previous publication in place. It is the last step of
+``build_warehouse``. See ``orchestration.publish``.
 """
 
-from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.config import ConfigError, format_as_of, parse_as_of, requested_as_of
+from orchestration.config import format_as_of
 from orchestration.defs.loading import WRITES_WAREHOUSE
-from orchestration.defs.transform import CROSS_MART_TESTS, MART_KEYS, SERVING_GROUP
+from orchestration.defs.transform import MART_KEYS, SERVING_GROUP
 from orchestration.publish import READABLE_BY, STORAGE_VERSION, publish_marts
-from orchestration.resources import ServingResource, WarehouseResource
+from orchestration.resources import AsOfResource, ServingResource, WarehouseResource
 
 SERVING_PUBLICATION = "serving_publication"
-
-
-def run_as_of(context: AssetExecutionContext) -> datetime | None:
-    """The run's as-of time (launchpad ``as_of`` of its dbt step, else its tag), or None."""
-    text = requested_as_of(context.run.run_config, context.run.tags)
-    if not text:
-        return None
-    try:
-        return parse_as_of(text)
-    except ConfigError:
-        context.log.warning(f"as-of time {text!r} of the run is not a timestamp; not recorded")
-        return None
 
 
 @dg.asset(
     name=SERVING_PUBLICATION,
     group_name=SERVING_GROUP,
-    deps=[*MART_KEYS, CROSS_MART_TESTS],
+    deps=MART_KEYS,
     pool=WRITES_WAREHOUSE,
     kinds={"duckdb", "parquet"},
     description=(
@@ -52,13 +37,13 @@ def serving_publication(
     context: AssetExecutionContext,
     warehouse: WarehouseResource,
     serving: ServingResource,
+    as_of: AsOfResource,
 ) -> dg.MaterializeResult:
-    as_of = run_as_of(context)
     result = publish_marts(
         Path(warehouse.path),
         serving.serving_path,
         serving.parquet_path,
-        as_of=as_of,
+        as_of=as_of.resolved,
     )
     context.log.info(
         f"published {len(result.tables)} marts ({result.total_rows:,} rows) to "
@@ -72,7 +57,7 @@ def serving_publication(
             "tables": len(result.tables),
             "rows": result.total_rows,
             "rows_per_table": dg.MetadataValue.json(result.rows),
-            "as_of": format_as_of(as_of) if as_of else "",
+            "as_of": format_as_of(as_of.resolved),
             "storage_version": STORAGE_VERSION,
             "seconds": round(result.seconds, 3),
         }
