@@ -278,7 +278,8 @@ def reference_sql(extracts: Path, as_of: datetime) -> str:
     accounts_sql = (
         _tabular(accounts, "account_id, timezone")
         if accounts
-        else "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS timezone WHERE false"
+        else "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS timezone, "
+        "NULL::VARCHAR AS _file WHERE false"
     )
     dispatch_rows = _tabular(
         dispatches,
