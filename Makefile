@@ -1,9 +1,11 @@
 # wa-warehouse: every target bootstraps what it needs from python3 and make alone.
 #   make run    set up, generate the sample extracts if data/extracts is empty, run the pipeline
-#   make test   set up and run every test
+#   make test   set up and run every test (unit, integration, e2e)
+#   make test-fast  unit + integration tests only (about two minutes)
 #   make lint   ruff check + format check
 #   make dev    the Dagster UI on 127.0.0.1:$(DAGSTER_PORT)
-#   make bench  benchmark scenarios (BENCH_DISPATCHES=1000000 by default)
+#   make bench  the benchmark: full build, no-op, daily run and memory against a
+#               single-pass DuckDB query (BENCH_FLAGS to pick scenarios and sizes)
 
 PYTHON ?= python3
 UV_VERSION ?= 0.13.9
@@ -13,13 +15,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRACTS ?= data/extracts
 DAGSTER_PORT ?= 3000
-BENCH_DISPATCHES ?= 1000000
-BENCH_FLAGS ?= --pipeline --incremental
+BENCH_FLAGS ?=
 
 DAGSTER_HOME ?= $(CURDIR)/data/dagster
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup run test lint format dev bench clean
+.PHONY: setup run test test-fast lint format dev bench clean
 
 setup: $(VENV)/.synced
 
@@ -45,6 +46,9 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
+test-fast: setup
+	$(BIN)/pytest tests/unit tests/integration
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,7 +62,7 @@ dev: setup
 	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 bench: setup
-	$(BIN)/wa-warehouse bench --dispatches $(BENCH_DISPATCHES) $(BENCH_FLAGS)
+	$(BIN)/wa-warehouse bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) target logs

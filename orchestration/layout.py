@@ -1,4 +1,4 @@
-"""The raw extract layout of ``shared/contract/extracts.md``, as data.
+"""The raw extract layout of ``docs/contract/extracts.md``, as data.
 
 This module is the single description of what upstream systems deliver: the
 folder and file-name pattern of every source, its format, and the columns of

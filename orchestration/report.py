@@ -9,7 +9,7 @@ query-and-format steps so tests can call them on any file with the marts:
 - :func:`resolve_scope` checks ``--campaign``/``--account`` against it;
 - :func:`build_report` returns the report text (at most :data:`WIDTH` columns).
 
-Metric rules follow ``shared/contract/marts.md``: counts are summed over the
+Metric rules follow ``docs/contract/marts.md``: counts are summed over the
 cohort dates of ``campaign_performance_daily`` in the range, and every rate is
 recomputed from the summed numerator and denominator (null when the
 denominator is 0), never averaged.

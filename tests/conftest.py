@@ -1,20 +1,28 @@
-"""Shared fixtures: generated extracts and complete pipeline runs on them."""
+"""Shared helpers: generated extracts and complete pipeline runs on them.
+
+The test pyramid: ``tests/unit`` (seconds, no pipeline run),
+``tests/integration`` (one shared pipeline run, ``pipeline_run`` in its
+conftest, made of a first run and a second, incremental one) and
+``tests/e2e`` (the day-by-day feed, reruns, kills, ``make run``, a second
+dataset in another format).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from orchestration.generator import GeneratorConfig, generate
+from orchestration.layout import extract_day_of
 
 BIN = Path(sys.executable).parent
 
@@ -85,18 +93,57 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-def generate_and_run(tmp: Path, config: GeneratorConfig) -> PipelineRun:
+def files_of(root: Path) -> set[str]:
+    """Every extract file under ``root``, as ``folder/name``."""
+    return {p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_file()}
+
+
+def deliver_until(source: Path, feed: Path, day: date) -> set[str]:
+    """Copy every file of ``source`` cut on or before ``day`` (and the undated account
+    snapshot) that ``feed`` lacks; returns the files copied."""
+    added = set()
+    for rel in sorted(files_of(source) - files_of(feed)):
+        folder, name = rel.split("/")
+        cut = extract_day_of(folder, name)
+        if cut is None or date.fromisoformat(cut) <= day:
+            (feed / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, feed / rel)
+            added.add(rel)
+    return added
+
+
+def midnight_after(day: date) -> datetime:
+    """The as-of time of a run that has every extract up to ``day``."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def generate_and_run(
+    tmp: Path, config: GeneratorConfig, *, incremental: bool = False
+) -> PipelineRun:
+    """Generate ``config`` and run the pipeline on it. ``incremental``: first on every
+    file but the last day's, then once more with the last day added (an incremental
+    run), so the marts compared with the ground truth are those of a second run."""
     result = generate(config)
     env = cli_env(tmp)
     warehouse = tmp / "warehouse.duckdb"
-    run = run_cli("run", "--extracts", str(result.out), "--warehouse", str(warehouse), env=env)
+    extracts = result.out
+    if incremental:
+        extracts = tmp / "feed"
+        extracts.mkdir()
+        last_day = config.end_date
+        deliver_until(result.out, extracts, last_day - timedelta(days=1))
+        first = run_cli("run", "--extracts", str(extracts), "--warehouse", str(warehouse), env=env)
+        assert first.returncode == 0, f"first run failed:\n{first.stdout}\n{first.stderr}"
+        assert deliver_until(result.out, extracts, last_day), "nothing cut on the last day"
+    run = run_cli("run", "--extracts", str(extracts), "--warehouse", str(warehouse), env=env)
     assert run.returncode == 0, f"wa-warehouse run failed:\n{run.stdout}\n{run.stderr}"
     truth = json.loads(result.truth_path.read_text())
-    return PipelineRun(extracts=result.out, warehouse=warehouse, truth=truth, env=env)
+    return PipelineRun(extracts=extracts, warehouse=warehouse, truth=truth, env=env)
 
 
-# Two seeds with different shapes and formats: the marts must equal the
-# generator's ground truth on both.
+# Two datasets with different shapes and formats: the marts must equal the
+# generator's ground truth on both (the first in tests/integration, the
+# second in tests/e2e).
 SEED_CONFIGS = {
     "seed7-csv": dict(
         seed=7,
@@ -119,11 +166,11 @@ SEED_CONFIGS = {
 }
 
 
-@pytest.fixture(scope="session", params=sorted(SEED_CONFIGS))
-def pipeline_run(request, tmp_path_factory) -> PipelineRun:
-    tmp = tmp_path_factory.mktemp(request.param)
-    config = GeneratorConfig(out=tmp / "extracts", **SEED_CONFIGS[request.param])
-    return generate_and_run(tmp, config)
+def dataset_run(tmp_path_factory, name: str, *, incremental: bool = False) -> PipelineRun:
+    """Generate one of :data:`SEED_CONFIGS` and run the pipeline on it."""
+    tmp = tmp_path_factory.mktemp(name)
+    config = GeneratorConfig(out=tmp / "extracts", **SEED_CONFIGS[name])
+    return generate_and_run(tmp, config, incremental=incremental)
 
 
 def mart_fingerprints(run: PipelineRun) -> dict[str, tuple]:

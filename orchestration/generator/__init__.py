@@ -3,10 +3,10 @@
 ``generate`` simulates a WhatsApp campaign operation (accounts, templates,
 sends, webhooks, clicks, conversions, unsubscribes, with the messy parts real
 feeds have), writes it under ``config.out`` exactly as
-``shared/contract/extracts.md`` / :mod:`orchestration.layout` describe, and
+``docs/contract/extracts.md`` / :mod:`orchestration.layout` describe, and
 writes beside it (never inside) a JSON ground truth: the marts' figures the
 simulation decided, computed in memory by the rules of
-``shared/contract/marts.md``.
+``docs/contract/marts.md``.
 
 Modules: :mod:`.catalog` (reference data and reason->code tables),
 :mod:`.simulate` (vectorised simulation), :mod:`.truth` (metric rules),

@@ -1,6 +1,6 @@
 """Ground truth: the marts' numbers, from the simulation's own event tables.
 
-This applies the metric rules of ``shared/contract/marts.md`` with pandas to
+This applies the metric rules of ``docs/contract/marts.md`` with pandas to
 what the simulation exported (never by re-reading the written files), so a
 warehouse built from the extracts must reproduce these figures exactly.
 Codes map back to reasons by inverting the generative tables of

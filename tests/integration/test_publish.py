@@ -24,7 +24,12 @@ from orchestration.publish import (
     publish_marts,
     read_publication,
 )
-from orchestration.resources import ServingResource, WarehouseResource
+from orchestration.resources import (
+    AsOfResource,
+    ExtractsResource,
+    ServingResource,
+    WarehouseResource,
+)
 from tests.conftest import PipelineRun, mart_fingerprints
 
 AS_OF = datetime(2026, 11, 11, tzinfo=UTC)
@@ -377,10 +382,14 @@ def test_the_asset_publishes_only_after_a_successful_build(tmp_path: Path, fail:
     serving = ServingResource(
         path=str(tmp_path / "serving.duckdb"), parquet_dir=str(tmp_path / "serving")
     )
+    extracts = ExtractsResource(root=str(tmp_path / "extracts"))
     result = dg.materialize(
         [_fake_dbt(warehouse, fail=fail), serving_publication],
-        resources={"warehouse": WarehouseResource(path=str(warehouse)), "serving": serving},
-        tags={"wa/as_of": "2026-11-11T00:00:00Z"},
+        resources={
+            "warehouse": WarehouseResource(path=str(warehouse)),
+            "serving": serving,
+            "as_of": AsOfResource(extracts=extracts, value="2026-11-11T00:00:00Z"),
+        },
         raise_on_error=False,
     )
     publications = result.asset_materializations_for_node("serving_publication")

@@ -1,4 +1,4 @@
-"""Incremental daily runs (issue 5): any sequence of daily runs equals a full rebuild.
+"""Incremental daily runs: any sequence of daily runs equals a full rebuild.
 
 The guarantee under test: after any sequence of ``wa-warehouse run`` calls, the
 marts are, row for row, the marts a full rebuild makes in one run on the same
@@ -50,7 +50,8 @@ from orchestration.config import format_as_of
 from orchestration.generator import GeneratorConfig, generate
 from orchestration.layout import extract_day_of
 from orchestration.publish import PUBLICATION_JSON, read_publication
-from tests.conftest import BIN, PROJECT_ROOT, cli_env
+from tests.conftest import BIN, PROJECT_ROOT, cli_env, deliver_until, midnight_after
+from tests.conftest import files_of as delivered_files
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +71,6 @@ RUN_TIMEOUT = 900  # seconds; one run takes ~40 s on a quiet 2-core machine
 PERIOD_MARTS = ("campaign_performance_daily", "campaign_performance_weekly",
                 "campaign_performance_monthly")  # fmt: skip
 DRM = "Delivery Report Missing"
-
-
-def midnight_after(day: date) -> datetime:
-    """The as-of time of a daily run for the extracts of ``day``."""
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
 
 
 def iso_ms(value: datetime) -> str:
@@ -274,24 +270,6 @@ def table_rows(path: Path, table: str, keys: tuple[str, ...]) -> dict[tuple, dic
 
 
 # --------------------------------------------------------------------------- the feed
-
-
-def delivered_files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_file()}
-
-
-def deliver_until(source: Path, feed: Path, day: date) -> set[str]:
-    """Copy every file of ``source`` cut on or before ``day`` (and the undated account
-    snapshot) that ``feed`` lacks; returns the files copied."""
-    added = set()
-    for rel in sorted(delivered_files(source) - delivered_files(feed)):
-        folder, name = rel.split("/")
-        cut = extract_day_of(folder, name)
-        if cut is None or date.fromisoformat(cut) <= day:
-            (feed / folder).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / rel, feed / rel)
-            added.add(rel)
-    return added
 
 
 @dataclass
@@ -635,7 +613,8 @@ def test_a_send_exported_again_at_another_time_equals_a_full_rebuild(feed: Feed)
     """A new dispatches file repeats every dispatch of one cohort day with its attempt
     two days later (the contract makes dispatch_id unique per row: a re-export). The
     cohort it left has no message any more, so no key of the new data names its row;
-    the run rebuilds from scratch, drops that row and equals a full rebuild."""
+    the run drops that row (the models downstream of the staging tables recompute
+    every cohort) and equals a full rebuild."""
     day = feed.last_day + timedelta(days=1)
     as_of = midnight_after(day)
     (account, campaign, cohort, targeted), *_ = query(
@@ -680,10 +659,6 @@ def test_a_send_exported_again_at_another_time_equals_a_full_rebuild(feed: Feed)
     left = table_rows(feed.build.path, "campaign_performance_daily",
                       ("account_id", "campaign_id", "period_start"))  # fmt: skip
     assert (account, campaign, cohort) not in left, "the emptied cohort day kept its row"
-    modes = dict(
-        query(feed.build.path, "select model, build_mode from intermediate._incremental_state")
-    )
-    assert modes["stg_raw__dispatches"].startswith("full: a unique key was delivered again")
 
 
 # Meta's webhook for the day: reads of messages delivered but never opened.
@@ -807,3 +782,42 @@ def test_a_killed_run_leaves_the_publication_and_the_next_run_catches_up(feed: F
     served = fingerprints(feed.build.serving)
     assert served.pop("_publication")[0] == 1
     assert served == fingerprints(feed.build.path), "the publication is not the warehouse's marts"
+
+
+# Last: it leaves two ledger rows for the re-delivered files.
+def test_a_file_redelivered_with_other_bytes_equals_a_full_rebuild(feed: Feed) -> None:
+    """A dispatches file and a webhooks file delivered again under their names with
+    rows removed: their earlier rows are replaced, which no new key names, so the
+    run rebuilds the incremental models downstream of those sources from scratch
+    and its marts equal a fresh build of the same files."""
+    day = feed.last_day
+    as_of = midnight_after(day)
+    replaced = []
+    for rel in (f"dispatches/dispatches-{day}.csv", f"webhooks/webhooks-{day}.jsonl"):
+        path = feed.build.extracts / rel
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        keep = lines[:1] + lines[1::2] if rel.startswith("dispatches") else lines[::2]
+        assert len(keep) < len(lines), f"{rel} has too few rows to remove any"
+        path.write_text("".join(keep), encoding="utf-8")
+        replaced.append(rel)
+    targeted = query(feed.build.path, "select sum(targeted) from marts.campaign_performance")[0][0]
+    full = feed.full_build("full-redelivered", as_of)
+    feed.run(f"re-delivered files of {day}", as_of)
+    assert_same_marts(feed.build.path, full.wait().path, f"after the re-delivery of {day}")
+    assert (
+        query(feed.build.path, "select sum(targeted) from marts.campaign_performance")[0][0]
+        < targeted
+    )
+    rebuilt = {
+        load_id
+        for (load_id,) in query(
+            feed.build.path,
+            "select load_id from raw._loads where file in (select unnest(?::varchar[])) "
+            "and replaced_load_id is not null",
+            [replaced],
+        )
+    }
+    assert len(rebuilt) == 2
+    assert rebuilt <= {
+        r for (r,) in query(feed.build.path, "select load_id from raw._rebuilt_loads")
+    }
