@@ -22,10 +22,12 @@ and the ledger remembers that those loads were handled
 (``raw._rebuilt_loads``).
 """
 
+import hashlib
 import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ STAGING_MODELS: dict[str, tuple[str, ...]] = {
     "unsubscribes": ("stg_raw__unsubscribes",),
 }
 REBUILT_LOADS = "raw._rebuilt_loads"
+ENV_DBT_TARGET_PATH = "DBT_TARGET_PATH"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # dagster-dbt names an invocation's target folder "<op name>-<hash>-<hash>" (or
 # "<hash>" outside an op); the newest ones are kept for debugging
@@ -135,16 +138,48 @@ def mark_rebuilt(con: duckdb.DuckDBPyConnection, replaced: dict[str, list[str]])
     )
 
 
+def warehouse_target_path(warehouse: Path) -> Path:
+    """The dbt target folder of a warehouse's builds: ``target/warehouses/<name>-<hash>``.
+
+    dbt's parse state (``partial_parse.msgpack``) hashes the profile, whose
+    warehouse path comes from ``WA_WAREHOUSE_PATH``: one state shared by
+    builds of several warehouses (tests, the bench, a second environment)
+    would make each of them re-parse the whole project (~5 s). Each warehouse
+    therefore gets its own target folder (``DBT_TARGET_PATH``, which
+    dagster-dbt creates its invocation folders in and seeds them from).
+    """
+    resolved = warehouse.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
+    return (
+        dbt_project.project_dir
+        / dbt_project.target_path
+        / "warehouses"
+        / (f"{resolved.stem}-{digest}")
+    )
+
+
+def set_dbt_environment(as_of: datetime, warehouse: Path) -> None:
+    """What the build's dbt invocations read: ``WA_AS_OF`` and the warehouse's
+    target folder (seeded with the parse state ``wa-warehouse prepare`` made,
+    which is valid when it was made for this warehouse)."""
+    target = warehouse_target_path(warehouse)
+    os.environ[ENV_AS_OF] = format_as_of(as_of)
+    os.environ[ENV_DBT_TARGET_PATH] = str(target)
+    prepared = dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE_FILE
+    if not (target / PARTIAL_PARSE_FILE).exists() and prepared.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prepared, target / PARTIAL_PARSE_FILE)
+
+
 def finish_invocation(invocation_target: Path) -> None:
     """Keep an invocation's parse state for the next one, and only the newest folders.
 
-    dagster-dbt gives every invocation its own target folder, seeded with
-    ``target/partial_parse.msgpack``. dbt's parse state hashes the profile, whose
-    warehouse path comes from ``WA_WAREHOUSE_PATH``: without this, every build
-    of another warehouse than the prepared one re-parses the project (~5 s).
-    dbt validates the state it reads, so a mismatched one only costs a re-parse.
-    dagster-dbt never removes invocation folders (~10 MB each), so all but the
-    newest :data:`KEEP_INVOCATION_FOLDERS` are deleted.
+    dagster-dbt gives every invocation its own folder in the target folder and
+    seeds it with the target folder's ``partial_parse.msgpack``, but never
+    writes that file back nor removes a folder (~10 MB each): the newest
+    invocation's parse state becomes the target folder's, and all but the
+    newest :data:`KEEP_INVOCATION_FOLDERS` folders are deleted. dbt validates
+    the state it reads, so a stale one only costs a re-parse.
     """
     target = invocation_target.parent
     produced = invocation_target / PARTIAL_PARSE_FILE
@@ -177,7 +212,7 @@ def warehouse_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    os.environ[ENV_AS_OF] = format_as_of(as_of.resolved)
+    set_dbt_environment(as_of.resolved, Path(warehouse.path))
     with warehouse.connect() as con:
         replaced = replaced_loads(con)
     if replaced and not config.full_refresh:
