@@ -22,6 +22,7 @@ ENV_AS_OF = "WA_AS_OF"
 ENV_SERVING_PATH = "WA_SERVING_PATH"
 ENV_SERVING_PARQUET_DIR = "WA_SERVING_PARQUET_DIR"
 ENV_LOAD_ALWAYS_HASH = "WA_LOAD_ALWAYS_HASH"
+ENV_MEMORY_LIMIT = "WA_MEMORY_LIMIT"
 
 # The run tag that shows a run's as-of time in the UI (the value itself is the
 # run config of the as_of resource: orchestration.resources.AsOfResource).
@@ -31,6 +32,8 @@ DEFAULT_EXTRACTS_DIR = "data/extracts"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_PATH = "data/serving.duckdb"
 DEFAULT_SERVING_PARQUET_DIR = "data/serving/"
+# DuckDB's memory limit for loads and builds (profiles.yml reads the same variable)
+DEFAULT_MEMORY_LIMIT = "8GB"
 
 
 # The Dagster instance settings written to DAGSTER_HOME when it has none:
@@ -71,6 +74,7 @@ class Settings:
     as_of: datetime | None = None  # None: derived from the extract file names
     # hash every extract file on every load, not only the new or modified ones
     load_always_hash: bool = False
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +88,7 @@ class Settings:
             as_of=parse_as_of(as_of_text) if as_of_text else None,
             load_always_hash=env.get(ENV_LOAD_ALWAYS_HASH, "").strip().lower()
             in ("1", "true", "yes"),
+            memory_limit=env.get(ENV_MEMORY_LIMIT, "").strip() or DEFAULT_MEMORY_LIMIT,
         )
 
     def with_overrides(self, **overrides: object) -> Settings:

@@ -35,7 +35,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=schedules,
         sensors=sensors,
         resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "warehouse": WarehouseResource(
+                path=str(settings.warehouse_path), memory_limit=settings.memory_limit
+            ),
             "extracts": extracts,
             "as_of": AsOfResource.configure_at_launch(extracts=extracts),
             "serving": ServingResource(

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from orchestration.config import default_as_of, parse_as_of
+from orchestration.config import DEFAULT_MEMORY_LIMIT, default_as_of, parse_as_of
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -20,6 +20,9 @@ class WarehouseResource(dg.ConfigurableResource):
     """
 
     path: str
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    """DuckDB spills to disk beyond this (``WA_MEMORY_LIMIT``; DuckDB's own default is
+    80 % of the machine's memory)."""
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -28,6 +31,7 @@ class WarehouseResource(dg.ConfigurableResource):
         con = duckdb.connect(str(file), read_only=read_only)
         try:
             con.execute("set TimeZone = 'UTC'")
+            con.execute(f"set memory_limit = '{self.memory_limit}'")
             yield con
         finally:
             con.close()
