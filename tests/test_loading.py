@@ -86,6 +86,14 @@ def quarantine(con: duckdb.DuckDBPyConnection, file: str) -> list[tuple[int | No
     )
 
 
+def archived_line(root: Path, file: str, row_number: int) -> str:
+    """Physical line ``row_number`` of an extract file (LF-split, CR of CRLF dropped)."""
+    data = (root / file).read_bytes()
+    if file.endswith(".gz"):
+        data = gzip.decompress(data)
+    return data.decode().split("\n")[row_number - 1].removesuffix("\r")
+
+
 def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Row counts of every raw table plus the ledger and quarantine contents."""
     counts = {t: one(con, f'SELECT count(*) FROM raw."{t}"') for t in DATA_TABLES}
@@ -938,7 +946,11 @@ def test_webhooks_typed_rows_and_malformed_lines(con, root):
         (8, 'bad received_at: "yesterday"'),
         (9, "missing body"),
     ]
-    assert quarantine(con, rel)[0][1] == lines[3]
+    # every quarantined line's text as delivered, the lines that parsed included (their
+    # text is not staged: it is read again from the file)
+    assert [text for line, text, _ in quarantine(con, rel)] == [
+        lines[n - 1] for n in (4, 5, 6, 7, 8, 9)
+    ]
     # none of a quarantined line's rows load
     assert (
         one(
@@ -979,10 +991,12 @@ def test_webhooks_typed_rows_and_malformed_lines(con, root):
         ("wamid.IN1", "WABA1", "905321234567", "text", utc(1759310100), "wamid.A", "hello", 1),
         ("wamid.IN2", "W2", "905321234567", "text", utc(1759310100), "wamid.A", "hello", 2),
     ]
-    # the line is kept exactly as delivered: the body, unchanged, inside its envelope
-    raw_line = one(con, "SELECT raw_line FROM raw.webhook_deliveries WHERE delivery_id = 'dl2'")
-    assert raw_line == lines[1]
-    assert json.loads(raw_line)["body"] == two_entries
+    # the line is not copied: the extract is the archive, the row says where the line is
+    file, row_number = one(
+        con, "SELECT _file, _row_number FROM raw.webhook_deliveries WHERE delivery_id = 'dl2'"
+    )
+    assert archived_line(root, file, row_number) == lines[1]
+    assert json.loads(archived_line(root, file, row_number))["body"] == two_entries
 
 
 def test_jsonl_line_endings_and_unreadable_lines(con, root):
@@ -1044,9 +1058,11 @@ def test_many_webhook_files_in_one_call_with_rejected_lines_and_exact_raw_lines(
         (1, 1, "dl1"), (1, 3, "dl2"), (2, 2, "dl2"), (2, 4, "dl1"), (3, 1, "dl1"), (3, 5, "dl1"),
     ]  # fmt: skip
     assert got[1][3] == datetime(2026, 10, 1, 7, 0)
-    # the line exactly as delivered, whitespace and all
-    assert one(con, "SELECT raw_line FROM raw.webhook_deliveries WHERE delivery_id = 'dl2' "
-               "AND _file_day = '2026-10-01'") == spaced  # fmt: skip
+    # _file and _row_number point at the line as delivered, whitespace and all
+    for file, row_number, delivery_id in rows(
+        con, "SELECT _file, _row_number, delivery_id FROM raw.webhook_deliveries"
+    ):
+        assert archived_line(root, file, row_number) == {"dl1": a, "dl2": spaced}[delivery_id]
     assert rows(
         con, "SELECT day(_file_day), _row_number, wamid FROM raw.webhook_statuses ORDER BY 1, 2"
     ) == [(1, 1, "w1"), (1, 3, "w2"), (2, 2, "w2"), (2, 4, "w1"), (3, 1, "w1"), (3, 5, "w1")]
@@ -1065,20 +1081,80 @@ def test_many_webhook_files_in_one_call_with_rejected_lines_and_exact_raw_lines(
     }
 
 
-def test_a_warehouse_from_before_raw_line_keeps_its_rows_and_loads(con, root):
+def test_quarantined_lines_that_parsed_are_read_again_for_their_exact_text(con, root):
+    """Only unparsed lines keep their text while staged; a line that parsed and is then
+    quarantined gets its text from a second read of its file, by physical line number
+    (reader-rejected lines, blank lines, CRLF, gzip and the exact LF-split fallback)."""
+    a = envelope("dl1", status_body({"id": "w1", "status": "sent", "timestamp": "1"}))
+    bad_ts = envelope("dl2", status_body({"id": "w2", "status": "sent", "timestamp": "later"}))
+    bad_code = envelope(
+        "dl3", status_body({"id": "w3", "status": "failed", "timestamp": "3", "errors": [
+            {"code": "E1"}]})
+    )  # fmt: skip
+    bad_at = envelope("dl4", status_body({"id": "w4", "status": "sent", "timestamp": "4"}), "now")
+    no_object = envelope("dl5", "not an object")
+    no_entry = envelope("dl6", {"object": "whatsapp_business_account"})  # fine: no rows
+    put(root, "webhooks/webhooks-2026-10-01.jsonl", f"{a}\n{a[:-1]}\x00}}\n\n{bad_ts}\n{a}\n")
+    put(root, "webhooks/webhooks-2026-10-02.jsonl.gz", f"{a}\r\n\r\n{bad_at}\r\n{no_object}\r\n")
+    put(root, "webhooks/webhooks-2026-10-03.jsonl", f"{a}\n{bad_ts}\r\noops\rmore\n{bad_code}\n{a}")
+    put(root, "webhooks/webhooks-2026-10-04.jsonl", f"{a}\n{no_entry}\n")
+
+    result = load_source(con, root, "webhooks")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (7, 7)
+    assert quarantine(con, "webhooks/webhooks-2026-10-01.jsonl")[1:] == [
+        (4, bad_ts, 'non-numeric status timestamp: "later"'),
+    ]
+    ((line, text, reason),) = quarantine(con, "webhooks/webhooks-2026-10-01.jsonl")[:1]
+    assert (line, text) == (2, f"{a[:-1]}\x00}}") and reason.startswith("unreadable line: ")
+    assert quarantine(con, "webhooks/webhooks-2026-10-02.jsonl.gz") == [
+        (3, bad_at, 'bad received_at: "now"'),
+        (4, no_object, "body is not a JSON object"),
+    ]
+    assert quarantine(con, "webhooks/webhooks-2026-10-03.jsonl") == [
+        (2, bad_ts, 'non-numeric status timestamp: "later"'),
+        (3, "oops\rmore", "invalid JSON (malformed or truncated line)"),
+        (4, bad_code, 'non-numeric error code: "E1"'),
+    ]
+    loaded = rows(
+        con,
+        "SELECT day(_file_day), list(_row_number ORDER BY _row_number) "
+        "FROM raw.webhook_deliveries GROUP BY 1 ORDER BY 1",
+    )
+    assert loaded == [(1, [1, 5]), (2, [1]), (3, [1, 5]), (4, [1, 2])]
+    assert one(con, "SELECT count(*) FROM raw.webhook_statuses") == 6
+
+
+def test_a_warehouse_whose_deliveries_kept_body_or_raw_line_keeps_its_rows_and_loads(con, root):
     con.execute("CREATE SCHEMA raw")
     con.execute(
         "CREATE TABLE raw.webhook_deliveries (delivery_id varchar, received_at timestamp, "
         "body json, _load_id varchar, _file varchar, _file_day date, _row_number bigint, "
-        "_loaded_at timestamp)"
+        "_loaded_at timestamp, raw_line json)"
     )
-    con.execute("INSERT INTO raw.webhook_deliveries (delivery_id, body) VALUES ('old', '{}')")
+    con.execute(
+        "INSERT INTO raw.webhook_deliveries (delivery_id, body, raw_line) "
+        "VALUES ('old', '{}', '[1]')"
+    )
     line = envelope("dl1", status_body({"id": "w1", "status": "sent", "timestamp": "1"}))
     put(root, "webhooks/webhooks-2026-10-01.jsonl", line + "\n")
     assert load_source(con, root, "webhooks").rows_loaded == 1
     assert rows(
-        con, "SELECT delivery_id, body, raw_line FROM raw.webhook_deliveries ORDER BY 1"
-    ) == [("dl1", None, line), ("old", "{}", None)]
+        con,
+        "SELECT delivery_id, body, raw_line, _row_number FROM raw.webhook_deliveries ORDER BY 1",
+    ) == [("dl1", None, None, 1), ("old", "{}", "[1]", None)]
+
+
+def test_a_new_warehouse_keeps_no_copy_of_the_delivered_lines(con):
+    ensure_raw_schema(con)
+    columns = rows(
+        con,
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' "
+        "AND table_name = 'webhook_deliveries' ORDER BY column_index",
+    )
+    assert [c for (c,) in columns] == [
+        "delivery_id", "received_at", "_load_id", "_file", "_file_day", "_row_number", "_loaded_at",
+    ]  # fmt: skip
 
 
 def sample_bodies() -> dict[str, dict[str, Any]]:
@@ -1107,8 +1183,8 @@ def test_real_meta_webhook_payloads(con, root):
     assert (result.rows_loaded, result.rows_quarantined) == (10, 0)
     assert result.table_rows["webhook_statuses"] == 8
     assert result.table_rows["webhook_messages"] == 2
-    stored = dict(rows(con, "SELECT delivery_id, raw_line FROM raw.webhook_deliveries"))
-    assert {k: json.loads(v)["body"] for k, v in stored.items()} == bodies
+    stored = rows(con, "SELECT delivery_id, _file, _row_number FROM raw.webhook_deliveries")
+    assert {k: json.loads(archived_line(root, f, n))["body"] for k, f, n in stored} == bodies
 
     cols = (
         "entry_id, wamid, status, status_at, recipient_id, recipient_user_id, error_code, "

@@ -27,7 +27,10 @@ invalid state"), the files are read one by one: an unreadable file is reported
 file in memory: fine for the rare broken file, not for the normal path.
 
 Result: temp view ``_wa_lines(file_no, line_number, text, read_error, <columns>)``
-where ``file_no`` is the 0-based position of the file in the list read.
+where ``file_no`` is the 0-based position of the file in the list read (or
+the number given for it in ``file_nos``); ``name`` stages into another view
+(and its own temp tables), so a loader can re-read a few files while its main
+stage is still in use.
 """
 
 from __future__ import annotations
@@ -43,15 +46,17 @@ import duckdb
 from orchestration.loading.common import READ_ERRORS, drop_temp, error_text, int_list, scalar
 
 LINES = "_wa_lines"
-_RAW = "_wa_lines_raw"
-_FIXED = "_wa_lines_fixed"
-_REJ = "_wa_lines_rej"
-_REJ_SCAN = "_wa_lines_rej_scan"
 
 #: Longest accepted line; longer ones are quarantined ("LINE SIZE OVER MAXIMUM").
 MAX_LINE_BYTES = 32 * 1024 * 1024
 
-TEMP_OBJECTS = (LINES, _FIXED, _RAW, _REJ, _REJ_SCAN)
+
+def _objects(name: str) -> tuple[str, str, str, str, str]:
+    """The temp objects behind the view ``name``: the view, fixed, raw, rejects, rejects scan."""
+    return (name, f"{name}_fixed", f"{name}_raw", f"{name}_rej", f"{name}_rej_scan")
+
+
+TEMP_OBJECTS = _objects(LINES)
 
 
 def stage_lines(
@@ -59,74 +64,84 @@ def stage_lines(
     paths: Sequence[Path],
     columns: str = "",
     stored_text: str = "text",
+    *,
+    name: str = LINES,
+    file_nos: Sequence[int] | None = None,
 ) -> dict[int, str]:
-    """Read ``paths`` into the temp view ``_wa_lines``; ``{file_no: reason}`` of unreadable files.
+    """Read ``paths`` into the temp view ``name``; ``{file_no: reason}`` of unreadable files.
 
     ``columns``: extra SELECT-list items computed from the line ``text`` (may
     reuse earlier aliases), stored alongside each line; NULL for
     reader-rejected lines. ``stored_text``: what is kept as ``text`` (may use
     those aliases, e.g. keep the text only where no parsed copy is kept).
+    ``file_nos``: the ``file_no`` of each path (default: its position).
     """
-    drop_temp(con, *TEMP_OBJECTS)
+    view, fixed, raw, _, _ = objects = _objects(name)
+    drop_temp(con, *objects)
+    nos = list(file_nos) if file_nos is not None else list(range(len(paths)))
     select = f"{columns}, " if columns.strip() else ""
     select += f"{stored_text} AS text"
     shape = "(SELECT NULL::BIGINT AS file_no, NULL::VARCHAR AS text) LIMIT 0"
-    con.execute(f"CREATE TEMP TABLE {_RAW} AS SELECT file_no, {select} FROM {shape}")
+    con.execute(f"CREATE TEMP TABLE {raw} AS SELECT file_no, {select} FROM {shape}")
     con.execute(
-        f"CREATE TEMP TABLE {_FIXED} AS SELECT file_no, NULL::BIGINT AS line_number, "
+        f"CREATE TEMP TABLE {fixed} AS SELECT file_no, NULL::BIGINT AS line_number, "
         f"NULL::VARCHAR AS read_error, {select} FROM {shape}"
     )
     reasons: dict[int, str] = {}
-    everything = list(range(len(paths)))
     if paths:
         try:
-            _read(con, everything, paths, select)
+            _read(con, name, nos, paths, select)
         except READ_ERRORS as exc:
             if len(paths) == 1:
-                reason = _read_one_failed(con, 0, paths[0], select, exc)
+                reason = _read_one_failed(con, name, nos[0], paths[0], select, exc)
                 if reason is not None:
-                    reasons[0] = reason
+                    reasons[nos[0]] = reason
             else:  # find the culprit(s): read the files one by one
-                for no, path in enumerate(paths):
+                for no, path in zip(nos, paths, strict=True):
                     try:
-                        _read(con, [no], [path], select)
+                        _read(con, name, [no], [path], select)
                     except READ_ERRORS as one_exc:
-                        reason = _read_one_failed(con, no, path, select, one_exc)
+                        reason = _read_one_failed(con, name, no, path, select, one_exc)
                         if reason is not None:
                             reasons[no] = reason
     offsets = dict(
-        con.execute(f"SELECT file_no, min(rowid) - 1 FROM {_RAW} GROUP BY file_no").fetchall()
+        con.execute(f"SELECT file_no, min(rowid) - 1 FROM {raw} GROUP BY file_no").fetchall()
     )
-    off = int_list([offsets.get(no, 0) for no in everything] or [0])
+    off = int_list([offsets.get(no, 0) for no in range(max(nos, default=0) + 1)])
     con.execute(
         f"""
-        CREATE TEMP VIEW {LINES} AS
+        CREATE TEMP VIEW {view} AS
         SELECT rowid - {off}[file_no + 1] AS line_number, NULL::VARCHAR AS read_error, *
-        FROM {_RAW}
+        FROM {raw}
         UNION ALL BY NAME
-        SELECT * FROM {_FIXED}
+        SELECT * FROM {fixed}
         """
     )
     return reasons
 
 
 def _read(
-    con: duckdb.DuckDBPyConnection, nos: list[int], paths: Sequence[Path], select: str
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    nos: list[int],
+    paths: Sequence[Path],
+    select: str,
 ) -> None:
     """Append the lines of ``paths`` (file numbers ``nos``) to the raw table, in one read."""
-    drop_temp(con, _REJ, _REJ_SCAN)
+    _, fixed, raw, rej, rej_scan = _objects(name)
+    drop_temp(con, rej, rej_scan)
     con.execute(
         f"""
-        INSERT INTO {_RAW}
+        INSERT INTO {raw}
         SELECT {int_list(nos)}[file_index::BIGINT + 1] AS file_no, {select}
         FROM read_csv(
             ?, columns = {{'text': 'VARCHAR'}}, header = false, delim = '', quote = '',
             escape = '', auto_detect = false, max_line_size = {MAX_LINE_BYTES},
-            store_rejects = true, rejects_table = '{_REJ}', rejects_scan = '{_REJ_SCAN}')
+            store_rejects = true, rejects_table = '{rej}', rejects_scan = '{rej_scan}')
         """,
         [[str(p) for p in paths]],
     )
-    if scalar(con, f"SELECT count(*) FROM {_REJ}") == 0:
+    if scalar(con, f"SELECT count(*) FROM {rej}") == 0:
         return
     # Reader-rejected lines are missing from the raw table: in a file with
     # rejected lines L_1 < L_2 < ..., its k-th kept line sits at physical line
@@ -134,12 +149,12 @@ def _read(
     # iff L_j - j < k. That file's rows move to the fixed table.
     con.execute(
         f"""
-        INSERT INTO {_FIXED} BY NAME
+        INSERT INTO {fixed} BY NAME
         WITH rej AS (
             SELECT {int_list(nos)}[file_id::BIGINT + 1] AS file_no, line,
                    trim(first(csv_line), chr(13) || chr(10)) AS csv_line,
                    string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS err
-            FROM {_REJ} GROUP BY ALL
+            FROM {rej} GROUP BY ALL
         ),
         gaps AS (
             SELECT file_no, line - row_number() OVER (PARTITION BY file_no ORDER BY line)
@@ -147,12 +162,12 @@ def _read(
             FROM rej
         ),
         firsts AS (
-            SELECT file_no, min(rowid) AS first_rowid FROM {_RAW}
+            SELECT file_no, min(rowid) AS first_rowid FROM {raw}
             WHERE file_no IN (SELECT file_no FROM rej) GROUP BY file_no
         ),
         kept AS (
             SELECT r.rowid - f.first_rowid + 1 AS k, r.*
-            FROM {_RAW} AS r JOIN firsts AS f USING (file_no)
+            FROM {raw} AS r JOIN firsts AS f USING (file_no)
         )
         SELECT kept.* EXCLUDE (k),
                k + (SELECT count(*) FROM gaps AS g
@@ -163,25 +178,27 @@ def _read(
         """
     )
     con.execute(
-        f"DELETE FROM {_RAW} WHERE file_no IN "
-        f"(SELECT DISTINCT {int_list(nos)}[file_id::BIGINT + 1] FROM {_REJ})"
+        f"DELETE FROM {raw} WHERE file_no IN "
+        f"(SELECT DISTINCT {int_list(nos)}[file_id::BIGINT + 1] FROM {rej})"
     )
 
 
 def _read_one_failed(
-    con: duckdb.DuckDBPyConnection, no: int, path: Path, select: str, exc: Exception
+    con: duckdb.DuckDBPyConnection, name: str, no: int, path: Path, select: str, exc: Exception
 ) -> str | None:
     """A single file's read failed: re-read it exactly if refused, else a reason."""
     if not (isinstance(exc, duckdb.InvalidInputException) and "state machine" in str(exc)):
         return f"cannot read file: {error_text(exc)}"
     try:
-        _stage_lines_exact(con, no, path, select)
+        _stage_lines_exact(con, name, no, path, select)
     except READ_ERRORS as exact_exc:
         return f"cannot read file: {error_text(exact_exc)}"
     return None
 
 
-def _stage_lines_exact(con: duckdb.DuckDBPyConnection, no: int, path: Path, select: str) -> None:
+def _stage_lines_exact(
+    con: duckdb.DuckDBPyConnection, name: str, no: int, path: Path, select: str
+) -> None:
     """Fallback: split the whole text on LF (exact for any mix of line endings)."""
     with tempfile.TemporaryDirectory(prefix="wa_lines_") as tmp:
         source = path
@@ -194,7 +211,7 @@ def _stage_lines_exact(con: duckdb.DuckDBPyConnection, no: int, path: Path, sele
                 raise duckdb.IOException(f"cannot decompress {path.name}: {exc}") from exc
         con.execute(
             f"""
-            INSERT INTO {_FIXED} BY NAME
+            INSERT INTO {_objects(name)[1]} BY NAME
             SELECT {no} AS file_no, line_number, {select}
             FROM (
                 SELECT generate_subscripts(parts, 1)::BIGINT AS line_number,
@@ -206,9 +223,9 @@ def _stage_lines_exact(con: duckdb.DuckDBPyConnection, no: int, path: Path, sele
         )
 
 
-def cleanup_lines(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the temp objects of :func:`stage_lines`."""
-    drop_temp(con, *TEMP_OBJECTS)
+def cleanup_lines(con: duckdb.DuckDBPyConnection, name: str = LINES) -> None:
+    """Drop the temp objects of :func:`stage_lines` (into the view ``name``)."""
+    drop_temp(con, *_objects(name))
 
 
 def line_reason_sql(text: str = "text", read_error: str = "read_error") -> str:

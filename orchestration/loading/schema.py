@@ -31,19 +31,18 @@ TEMPLATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("components", "json"),
 )
 
+#: No copy of the delivered line: the extract file is the archive (the line is
+#: line ``_row_number`` of ``_file``; ``raw._loads.sha256`` pins its bytes).
+#: Keeping it cost more than all typed rows together (~1 GB of text per 1M
+#: dispatches, zstd-compressed: ~2.5 s of a ~13 s load at 1M, and the staged
+#: text doubled the load's memory).
 WEBHOOK_DELIVERY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("delivery_id", "varchar"),
     ("received_at", "timestamp"),
-    ("raw_line", "json"),
 )
 
-#: Storage options of single columns. ``raw_line`` (~700 bytes of JSON a row,
-#: ~1 GB per 1M dispatches) with zstd: 3.5x smaller and ~2x faster to write
-#: than DuckDB's default string compression (measured: 200 MB of lines, 22 MB
-#: in 0.9 s vs 76 MB in 1.8 s).
-COLUMN_OPTIONS: dict[tuple[str, str], str] = {
-    ("webhook_deliveries", "raw_line"): "USING COMPRESSION zstd",
-}
+#: Storage options of single columns (``CREATE TABLE`` only).
+COLUMN_OPTIONS: dict[tuple[str, str], str] = {}
 
 WEBHOOK_STATUS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("delivery_id", "varchar"),
@@ -156,16 +155,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
             f'"{col}" {typ} {COLUMN_OPTIONS.get((name, col), "")}'.rstrip() for col, typ in columns
         )
         con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({cols})")
-    # a warehouse made before raw_line replaced body (the body re-serialised):
-    # keep its rows and add the new column (the loader inserts by column name)
-    has_raw_line = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = ? "
-        "AND table_name = 'webhook_deliveries' AND column_name = 'raw_line'",
-        [SCHEMA],
-    ).fetchone()
-    if has_raw_line is not None and has_raw_line[0] == 0:
-        con.execute(f"ALTER TABLE {qualified('webhook_deliveries')} ADD COLUMN raw_line json")
+    # a warehouse made while deliveries kept their line (raw_line) or body keeps
+    # those columns and their rows; the loader inserts by column name (nulls there)
     # a warehouse made before the loaders' quick check: its loads have no mtime
     # (those files are hashed once more, then skipped by size and mtime)
     con.execute(f"ALTER TABLE {qualified('_loads')} ADD COLUMN IF NOT EXISTS file_mtime timestamp")

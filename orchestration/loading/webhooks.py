@@ -3,21 +3,28 @@
 Each JSONL line is one delivery envelope ``{"delivery_id", "received_at",
 "body"}``. All files of a batch are read as lines in one pass
 (:mod:`orchestration.loading.jsonl`) and each line is parsed ONCE, in that
-same pass: ``TRY_CAST(line AS JSON)`` (NULL unless valid JSON; keeps the
-exact bytes) and one typed ``json_transform`` of the envelope with the body's
-``entry[].changes[].value.statuses[]`` / ``messages[]`` (see :data:`LINE`).
-The staging table holds the line once (as JSON when valid, as text when not,
-for quarantine), the parsed struct and a few booleans; every later step reads
-it: the bad-line check, then one INSERT per raw table straight from it.
-Statuses and messages are flattened by nested SELECT-list ``unnest``s (no
-lateral joins, no list lambdas).
+same pass: one typed ``json_transform`` of the envelope with the body's
+``entry[].changes[].value.statuses[]`` / ``messages[]`` (see :data:`LINE`),
+under ``TRY`` so a malformed line becomes NULL instead of failing the read.
+The staging table holds each good line once, as its typed values (the text
+only for lines that did not parse); every later step reads it: the bad-line
+check, then one INSERT per raw table straight from it. Statuses and messages
+are flattened by nested SELECT-list ``unnest``s (no lateral joins, no list
+lambdas). A quarantined line that did parse (a bad timestamp, say) gets its
+text from a second read of its file only (rare: a few files, text only).
 
-Measured here (2 cores, 1M-dispatch sample: 45 files, 940 MB, 1.44M lines,
-2.28M statuses; quiet machine): ``load_source`` 11.6 s (read + parse 4.6 s,
-statuses 2.7 s, deliveries 2.3 s, bad-line check 0.8 s, messages 0.3 s) vs
-75-85 s for the earlier per-file loader that copied the text into several
-temp tables and parsed the body twice; a bare ``read_json`` of the same files
-into a temp table takes ~9 s. Nested ``unnest`` beats
+The delivered line is not copied into the warehouse (see
+``docs/raw_schema.md``): the extract file is the archive and ``_file`` +
+``_row_number`` locate the line.
+
+Measured here (2 cores shared with other work, 1M-dispatch sample: 45 files,
+940 MB, 1.44M lines, 2.28M statuses): see :data:`MEASURED`. The typed parse
+costs about what ``read_ndjson`` with the same typed columns costs (the
+transform, not the line split, is the work: ``json_valid`` alone is ~1/5 of
+it); ``TRY`` adds ~10 %, half of what a ``json_valid`` guard or a
+``TRY_CAST(... AS JSON)`` copy costs. What remains above a bare typed read is
+mostly DuckDB compressing the rows into the warehouse file (~80 % of each
+INSERT; a temp table skips it). Nested ``unnest`` beats
 ``flatten(list_transform(...))`` + one ``unnest`` ~8x, and three chained
 lateral ``UNNEST`` joins 15x or more.
 
@@ -27,8 +34,7 @@ object, lacks ``delivery_id`` or ``body``, has a missing or unparsable
 Unix seconds (a missing one included) or any ``errors[].code`` is not an
 integer. Missing ``conversation``, ``pricing`` or ``errors`` are fine (nulls,
 ``error_count`` 0). Unknown status values are kept. ``timestamp`` (Unix
-seconds) becomes a naive UTC ``timestamp``. ``raw_line`` keeps the line
-exactly as delivered (body included, unchanged), zstd-compressed.
+seconds) becomes a naive UTC ``timestamp``.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from orchestration.loading.ledger import QUARANTINE
 from orchestration.loading.schema import qualified
 
 BAD = "_wa_wh_bad"
+TEXT = "_wa_wh_text"  # a second read of the few files whose quarantined lines parsed
 TEMP_OBJECTS = (BAD,)
 
 STATUS = {
@@ -112,24 +119,28 @@ def _unix_seconds(col: str) -> str:
 
 
 # Stored with each line by stage_lines, computed in the read itself: the line
-# as JSON (NULL unless valid JSON: the cast keeps the exact bytes), the line
-# parsed once into typed structs (NULL unless a JSON object), whether it was,
-# the envelope fields, and whether the envelope needs a closer look (so later
-# passes read booleans, not the parsed struct). The line's text is kept only
-# where it is not valid JSON (then there is no ``doc``): it is held once.
+# parsed ONCE into typed structs (NULL unless a JSON object: ``TRY`` turns a
+# malformed line into NULL), whether it was, the envelope fields, whether a
+# body without ``entry`` is a JSON object at all (only those rare lines look
+# at the text again), and whether the envelope needs a closer look (so later
+# passes read booleans, not the parsed struct). The text is kept only where
+# the line did not parse (for its quarantine row): a good line is held once,
+# as its typed values.
 LINE_COLUMNS = (
-    "TRY_CAST(text AS JSON) AS doc, "
-    "CASE WHEN doc IS NOT NULL AND (starts_with(doc, '{') OR regexp_matches(doc, '^\\s*\\{')) "
-    f"THEN json_transform(doc, {literal(json.dumps(LINE))}) END AS j, "
+    "CASE WHEN starts_with(text, '{') OR regexp_matches(text, '^\\s*\\{') "
+    f"THEN TRY(json_transform(text, {literal(json.dumps(LINE))})) END AS j, "
     "j IS NOT NULL AS parsed, "
     "struct_extract(j, 'delivery_id') AS delivery_id, "
     "timezone('UTC', try_cast(struct_extract(j, 'received_at') AS TIMESTAMPTZ)) AS received_at, "
+    # a body that is no object parses to a struct of NULLs, like an object without entry
+    "CASE WHEN struct_extract(j, 'body') IS NOT NULL "
+    "AND struct_extract(struct_extract(j, 'body'), 'entry') IS NULL "
+    "THEN json_type(text, '$.body') <> 'OBJECT' END AS body_not_object, "
     "parsed AND (delivery_id IS NULL OR regexp_full_match(delivery_id, '\\s*') "
     "OR received_at IS NULL OR struct_extract(struct_extract(j, 'body'), 'entry') IS NULL) "
     "AS suspect"
 )
-STORED_TEXT = "CASE WHEN doc IS NULL THEN text END"
-_LINE_TEXT = "coalesce(text, doc::VARCHAR)"
+STORED_TEXT = "CASE WHEN j IS NULL THEN text END"
 
 
 def _items(array: str, lines: str) -> str:
@@ -161,27 +172,27 @@ _BAD_CODE = (
     "list_filter(x.errors, lambda er: er.code IS NOT NULL "
     f"AND NOT regexp_full_match(er.code, '{_ERROR_CODE_RE}'))[1].code"
 )
+_NOT_PARSED = "invalid JSON (malformed or truncated line)"
 
-# Every line to quarantine (file_no, line_number, parsed, reason). Line-level
+# Every line to quarantine (file_no, line_number, parsed, reason, text: NULL
+# for a line that parsed, as only unparsed lines keep theirs). Line-level
 # problems first; the items of the other parsed lines are then checked (only
 # the rare flagged ones get a reason string).
 STAGE_BAD = f"""
 CREATE TEMP TABLE {BAD} AS
 WITH envelope AS MATERIALIZED (
-    SELECT file_no, line_number, coalesce(parsed, false) AS parsed,
+    SELECT file_no, line_number, coalesce(parsed, false) AS parsed, text,
            CASE WHEN parsed THEN nullif(concat_ws('; ',
                CASE WHEN {_is_blank("delivery_id")} THEN 'missing delivery_id' END,
                CASE WHEN j.received_at IS NULL THEN 'missing received_at'
                     WHEN received_at IS NULL
                     THEN 'bad received_at: ' || {_quoted("j.received_at")} END,
                CASE WHEN j.body IS NULL THEN 'missing body'
-                    -- a body that is no object parses to a struct of NULLs
-                    WHEN j.body.entry IS NULL AND json_type(doc, '$.body') <> 'OBJECT'
-                    THEN 'body is not a JSON object' END
-           ), '') ELSE {line_reason_sql(_LINE_TEXT)} END AS reason
+                    WHEN body_not_object THEN 'body is not a JSON object' END
+           ), '') ELSE coalesce({line_reason_sql()}, '{_NOT_PARSED}') END AS reason
     FROM {LINES}
     -- booleans first; reasons are only built for the (rare) lines they catch
-    WHERE CASE WHEN parsed THEN suspect ELSE {non_blank_sql(_LINE_TEXT)} END
+    WHERE CASE WHEN parsed THEN suspect ELSE {non_blank_sql()} END
 ),
 flagged AS (
     SELECT file_no, line_number, true AS is_status, x."timestamp" AS ts, {_BAD_CODE} AS bad_code
@@ -204,19 +215,30 @@ item_reasons AS (
     ) AS reason
     FROM flagged GROUP BY ALL
 )
-SELECT file_no, line_number, parsed, reason FROM envelope WHERE reason IS NOT NULL
+SELECT file_no, line_number, parsed, reason, text FROM envelope WHERE reason IS NOT NULL
 UNION ALL
-SELECT file_no, line_number, true, reason
+SELECT file_no, line_number, true, reason, NULL
 FROM item_reasons
 ANTI JOIN (SELECT * FROM envelope WHERE reason IS NOT NULL) USING (file_no, line_number)
+"""
+
+#: Files holding a quarantined line that parsed (its text was not kept).
+FILES_TO_REREAD = f"SELECT DISTINCT file_no FROM {BAD} WHERE parsed ORDER BY file_no"
+
+# The text of those lines, from a second read of (only) their files.
+FILL_BAD_TEXT = f"""
+UPDATE {BAD} AS q SET text = t.text
+FROM (SELECT * FROM {TEXT} SEMI JOIN (SELECT * FROM {BAD} WHERE parsed)
+      USING (file_no, line_number)) AS t
+WHERE q.file_no = t.file_no AND q.line_number = t.line_number
 """
 
 _LINEAGE = "b._load_id, b._file, b._file_day, i.line_number, b._loaded_at"
 
 INSERT_DELIVERIES = f"""
 INSERT INTO {qualified("webhook_deliveries")}
-    (delivery_id, received_at, raw_line, _load_id, _file, _file_day, _row_number, _loaded_at)
-SELECT i.delivery_id, i.received_at, i.doc, {_LINEAGE}
+    (delivery_id, received_at, _load_id, _file, _file_day, _row_number, _loaded_at)
+SELECT i.delivery_id, i.received_at, {_LINEAGE}
 FROM {_GOOD} AS i JOIN {BATCH} AS b USING (file_no)
 """
 
@@ -242,8 +264,8 @@ FROM {_items("messages", _GOOD)} AS i JOIN {BATCH} AS b USING (file_no)
 
 INSERT_QUARANTINE = f"""
 INSERT INTO {QUARANTINE}
-SELECT b.source, b._file, q.line_number, {_LINE_TEXT}, q.reason, b._load_id, b._loaded_at
-FROM {BAD} AS q JOIN {LINES} AS l USING (file_no, line_number) JOIN {BATCH} AS b USING (file_no)
+SELECT b.source, b._file, q.line_number, q.text, q.reason, b._load_id, b._loaded_at
+FROM {BAD} AS q JOIN {BATCH} AS b USING (file_no)
 """
 
 PARSED_PER_FILE = f"SELECT file_no, count(*) FROM {LINES} WHERE parsed GROUP BY file_no"
@@ -258,6 +280,11 @@ class WebhooksLoader:
         self.cleanup(con)
         reasons = stage_lines(con, [f.path for f in files], LINE_COLUMNS, STORED_TEXT)
         con.execute(STAGE_BAD)
+        nos = [no for (no,) in con.execute(FILES_TO_REREAD).fetchall()]
+        if nos:
+            stage_lines(con, [files[no].path for no in nos], name=TEXT, file_nos=nos)
+            con.execute(FILL_BAD_TEXT)
+            cleanup_lines(con, TEXT)
         return reasons
 
     def write(self, con: duckdb.DuckDBPyConnection) -> BatchCounts:
@@ -284,4 +311,5 @@ class WebhooksLoader:
     def cleanup(self, con: duckdb.DuckDBPyConnection) -> None:
         """Drop this loader's temp tables."""
         drop_temp(con, *TEMP_OBJECTS)
+        cleanup_lines(con, TEXT)
         cleanup_lines(con)
