@@ -129,6 +129,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: the pipeline failed after {result.seconds:.1f}s", file=sys.stderr)
         print(result.failure, file=sys.stderr)
         return 1
+    if not result.built:
+        print(
+            f"nothing loaded since the last build as of {format_as_of(result.as_of)}: "
+            "the marts and their publication are up to date",
+            file=sys.stderr,
+        )
     print_summary(settings.warehouse_path, result)
     for failed in result.failed_checks:
         print(f"CHECK FAILED  {failed}", file=sys.stderr)

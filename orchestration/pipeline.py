@@ -34,6 +34,7 @@ class PipelineResult:
     seconds: float
     failure: str | None = None
     failed_checks: tuple[str, ...] = ()
+    built: bool = True  # False: nothing new since the last build, nothing was rebuilt
 
 
 def check_paths(settings: Settings) -> None:
@@ -159,6 +160,7 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineR
     prepare_manifest()  # re-parses only when a dbt file changed since
     from orchestration.definitions import build_definitions
     from orchestration.defs.jobs import BUILD_JOB, CLI_TRIGGER, run_config_for, run_tags
+    from orchestration.defs.transform import warehouse_dbt_models
 
     defs = build_definitions(settings)
     instance = dagster_instance()
@@ -186,6 +188,7 @@ def run_pipeline(settings: Settings, *, full_refresh: bool = False) -> PipelineR
         if result.success
         else describe_failure(result) + "\nthe previous publication stays in place",
         failed_checks=_failed_checks(result),
+        built=bool(result.asset_materializations_for_node(warehouse_dbt_models.op.name)),
     )
 
 

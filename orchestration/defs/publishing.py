@@ -14,7 +14,7 @@ from dagster import AssetExecutionContext
 
 from orchestration.config import format_as_of
 from orchestration.defs.loading import WRITES_WAREHOUSE
-from orchestration.defs.transform import MART_KEYS, SERVING_GROUP
+from orchestration.defs.transform import MART_KEYS, SERVING_GROUP, build_inputs, record_build
 from orchestration.publish import READABLE_BY, STORAGE_VERSION, publish_marts
 from orchestration.resources import AsOfResource, ServingResource, WarehouseResource
 
@@ -45,6 +45,8 @@ def serving_publication(
         serving.parquet_path,
         as_of=as_of.resolved,
     )
+    with warehouse.connect() as con:
+        record_build(con, as_of.resolved, build_inputs(con))
     context.log.info(
         f"published {len(result.tables)} marts ({result.total_rows:,} rows) to "
         f"{result.serving_path} and {result.parquet_dir} in {result.seconds:.2f}s"

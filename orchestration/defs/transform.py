@@ -11,8 +11,16 @@ What a build passes to dbt:
   ``WA_AS_OF`` (an environment variable rather than ``--vars``: other vars
   than the previous invocation's make dbt re-parse the whole project);
 - ``--full-refresh`` when the launchpad config asks for it. Other builds skip
-  the dbt unit tests (``--exclude-resource-type unit_test``, dbt's advice for
-  production runs: they test the SQL on fixtures, whatever the data).
+  the tests of the project's own files (:data:`CODE_TESTS`): the dbt unit tests
+  (dbt's advice for production runs: they test the SQL on fixtures, whatever
+  the data) and the tests of the seeds.
+
+A run with nothing to do builds nothing: when nothing was loaded or
+quarantined since the last published build, its as-of time is this run's
+and the dbt project is the same (its manifest), dbt would rebuild the same
+marts. The step then yields no materialization, so the publication is skipped
+too and the last one stays (``raw._builds`` records each published build).
+``--full-refresh`` always builds.
 
 A raw file re-delivered with other bytes removes rows that no new key names,
 which an incremental model cannot see. Before the build, the incremental
@@ -27,7 +35,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +69,7 @@ STAGING_MODELS: dict[str, tuple[str, ...]] = {
     "unsubscribes": ("stg_raw__unsubscribes",),
 }
 REBUILT_LOADS = "raw._rebuilt_loads"
+BUILDS = "raw._builds"
 ENV_DBT_TARGET_PATH = "DBT_TARGET_PATH"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # dagster-dbt names an invocation's target folder "<op name>-<hash>-<hash>" (or
@@ -94,11 +103,16 @@ TRANSLATOR = WarehouseDbtTranslator(
 )
 
 
+#: Tests of the project's own files rather than of the data: the dbt unit tests
+#: and the tests of the seeds. A full refresh (and ``make test``) runs them.
+CODE_TESTS = ["--exclude-resource-type", "unit_test", "--exclude", "path:seeds,resource_type:test"]
+
+
 def dbt_build_args(*, full_refresh: bool) -> list[str]:
     """The dbt CLI arguments of a build (dagster-dbt appends the selection)."""
     if full_refresh:
         return ["build", "--full-refresh"]
-    return ["build", "--exclude-resource-type", "unit_test"]
+    return ["build", *CODE_TESTS]
 
 
 def rebuild_selection(sources: list[str]) -> str:
@@ -128,6 +142,55 @@ def replaced_loads(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
         """
     ).fetchall()
     return dict(rows)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def build_inputs(con: duckdb.DuckDBPyConnection) -> str:
+    """What a build reads that a run can change: the load ledger and the quarantine
+    (their row counts and newest times), and the dbt project (its manifest's hash)."""
+    ledger = quarantine = None
+    if _table_exists(con, "raw", "_loads"):
+        ledger = con.execute("select count(*), max(loaded_at) from raw._loads").fetchone()
+    if _table_exists(con, "raw", "_quarantine"):
+        quarantine = con.execute(
+            "select count(*), max(quarantined_at) from raw._quarantine"
+        ).fetchone()
+    project = hashlib.sha1(manifest_path().read_bytes()).hexdigest()
+    return f"loads {ledger}; quarantine {quarantine}; manifest {project}"
+
+
+def record_build(con: duckdb.DuckDBPyConnection, as_of: datetime, inputs: str) -> None:
+    """Remember a published build: a later run with the same as-of time and inputs
+    has nothing to do."""
+    con.execute(
+        f"create table if not exists {BUILDS} "
+        "(finished_at timestamp, as_of timestamp, inputs varchar)"
+    )
+    con.execute(
+        f"insert into {BUILDS} values (now()::timestamp, ?, ?)",
+        [as_of.astimezone(UTC).replace(tzinfo=None), inputs],
+    )
+
+
+def up_to_date(con: duckdb.DuckDBPyConnection, as_of: datetime) -> bool:
+    """Whether the last published build was as of ``as_of`` on the same inputs."""
+    if not _table_exists(con, "raw", "_builds"):
+        return False
+    last = con.execute(
+        f"select as_of, inputs from {BUILDS} order by finished_at desc limit 1"
+    ).fetchone()
+    return last is not None and last == (
+        as_of.astimezone(UTC).replace(tzinfo=None),
+        build_inputs(con),
+    )
 
 
 def mark_rebuilt(con: duckdb.DuckDBPyConnection, replaced: dict[str, list[str]]) -> None:
@@ -214,6 +277,12 @@ def warehouse_dbt_models(
 ) -> Iterator[Any]:
     set_dbt_environment(as_of.resolved, Path(warehouse.path))
     with warehouse.connect() as con:
+        if not config.full_refresh and up_to_date(con, as_of.resolved):
+            context.log.info(
+                f"nothing loaded since the last build as of {format_as_of(as_of.resolved)}: "
+                "the marts are up to date, nothing to build or publish"
+            )
+            return
         replaced = replaced_loads(con)
     if replaced and not config.full_refresh:
         selection = rebuild_selection(list(replaced))

@@ -6,7 +6,7 @@ Public API (wrapped as Dagster assets by ``orchestration.definitions``)::
     load_source(con, extracts_root, source)         # -> LoadResult
     record_unknown_files(con, extracts_root)        # -> list[str]
 
-See ``docs/raw_schema.md`` for the tables and ``shared/contract/extracts.md``
+See ``docs/raw_schema.md`` for the tables and ``docs/contract/extracts.md``
 for the delivery rules these functions implement.
 """
 

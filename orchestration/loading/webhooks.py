@@ -172,7 +172,8 @@ _BAD_CODE = (
     "list_filter(x.errors, lambda er: er.code IS NOT NULL "
     f"AND NOT regexp_full_match(er.code, '{_ERROR_CODE_RE}'))[1].code"
 )
-_NOT_PARSED = "invalid JSON (malformed or truncated line)"
+#: A JSON object ``json_transform`` could not take (``TRY`` hid the error): not seen so far.
+_NOT_PARSED = "JSON object that could not be parsed into the webhook shape"
 
 # Every line to quarantine (file_no, line_number, parsed, reason, text: NULL
 # for a line that parsed, as only unparsed lines keep theirs). Line-level
