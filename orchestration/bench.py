@@ -23,10 +23,13 @@ Scenarios (``--only`` / ``--skip`` pick a subset; the default runs the first fou
 ``incremental``
     ``--incremental-dispatches`` M (default 3M) over 61 days with a fixed last
     day: the first 60 days built (initial build), a no-op run (no new file,
-    same as-of; target: at most 8 s), day 61's files added and the daily run,
-    then ``--full-refresh`` on the same warehouse, files and as-of. The daily
-    run's marts must equal the full refresh's (else the bench fails). Target:
-    (daily - no-op) / (full refresh - no-op) at most 10 %. ``--fresh-build``
+    same as-of; target: at most 8 s), a build with no new file as of the next
+    day (*idle day*: the fixed cost of a build), day 61's files added and the
+    daily run, then ``--full-refresh`` on the same warehouse, files and as-of.
+    The daily run's marts must equal the full refresh's (else the bench
+    fails). Target: (daily - no-op) / (full refresh - no-op) at most 10 %;
+    (daily - idle day) / (full refresh - idle day), what the new day's data
+    costs, is printed beside it. ``--fresh-build``
     also builds a fresh warehouse from the 61 days and compares its marts too.
 ``memory``
     ``--memory-dispatches`` L (default 10M) over 45 days, a full build: the
@@ -906,6 +909,9 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
             as_of=as_of_after(history),
         )
         run("noop", "no-op run (nothing new)", as_of=as_of_after(history))
+        # the next day's as-of without its files: a build with no new data (what the
+        # daily schedule does on a day without extracts), the fixed cost of a build
+        run("idle_day", "build, no new file (next as-of)", as_of=as_of)
         f["incremental_daily_files"] = fill_feed(extracts, feed, INCREMENTAL_LAST_DAY)
         run("daily", f"daily run (day {INCREMENTAL_DAYS})", as_of=as_of)
         daily_marts = mart_hashes(warehouse)
@@ -933,19 +939,28 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
             print(f"  differing marts: {', '.join(differing) or 'none built'}")
             print("  the timings are of a wrong result")
         noop, daily, refresh = runs["noop"], runs["daily"], runs["full_refresh"]
+        idle = runs["idle_day"]
         wall = daily_ratio(daily["wall_s"], noop["wall_s"], refresh["wall_s"])
         cpu = daily_ratio(daily["cpu_s"], noop["cpu_s"], refresh["cpu_s"])
+        data_wall = daily_ratio(daily["wall_s"], idle["wall_s"], refresh["wall_s"])
+        data_cpu = daily_ratio(daily["cpu_s"], idle["cpu_s"], refresh["cpu_s"])
         noop_met = target_met(noop["wall_s"], NOOP_TARGET_S)
         daily_met = target_met(wall, DAILY_TARGET_RATIO)
         f |= {
             "incremental_daily_to_full_refresh_ratio": wall,
             "incremental_daily_to_full_refresh_cpu_ratio": cpu,
+            "incremental_data_to_full_refresh_ratio": data_wall,
+            "incremental_data_to_full_refresh_cpu_ratio": data_cpu,
             "incremental_target_ratio": DAILY_TARGET_RATIO,
             "incremental_target_met": daily_met,
             "incremental_noop_target_s": NOOP_TARGET_S,
             "incremental_noop_target_met": noop_met,
         }
         print(f"  {'(daily - no-op) / (full refresh - no-op)':<36}{_pct(wall)} wall{_pct(cpu)} cpu")
+        print(
+            f"  {'(daily - idle) / (full refresh - idle)':<36}{_pct(data_wall)} wall"
+            f"{_pct(data_cpu)} cpu   (idle: the build with no new file)"
+        )
         if daily["wall_s"] < noop["wall_s"] or refresh["wall_s"] < noop["wall_s"]:
             print("  warning: a run was faster than the no-op run: wall times are noise here")
             print("  (a busy machine?); compare the CPU figures")
@@ -1025,21 +1040,12 @@ def run_bench(
     keep: bool = False,
     fresh_build: bool = False,
     format: str = "csv",
-    pipeline: bool = False,
-    incremental: bool = False,
 ) -> Figures:
     """Run ``scenarios`` and return every figure (also saved to ``<workdir>/bench.json``).
 
-    ``pipeline`` / ``incremental`` are the earlier command line's flags
-    (loaders, then optionally the whole run and the incremental scenario, all
-    at ``dispatches``): when either is set, the scenarios follow them.
     ``figures["failed"]`` lists the failed scenarios ("" when none did).
     """
     scenarios = set(scenarios)
-    if pipeline or incremental:  # the earlier `wa-warehouse bench --pipeline --incremental`
-        scenarios = {"load"} | ({"reference", "full"} if pipeline else set())
-        scenarios |= {"incremental"} if incremental else set()
-        incremental_dispatches = incremental_dispatches or dispatches
     workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(workdir, keep=keep, format=format)
     bench.figures |= {
