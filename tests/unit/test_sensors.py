@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.definitions import defs
+from orchestration.definitions import defs, run_config_for
 from orchestration.loading import load_source
 from orchestration.resources import ExtractsResource, WarehouseResource
 
@@ -58,6 +59,10 @@ def test_triggers_on_new_files_only(tmp_path: Path, instance: dg.DagsterInstance
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.tags["wa/as_of"] == "2026-10-02T00:00:00Z"
+    assert request.tags["wa/trigger"] == "new_extract_files"
+    # the run's as-of time is the as_of resource's config, as every launcher passes it
+    assert request.run_config == run_config_for(as_of=datetime(2026, 10, 2, tzinfo=UTC))
+    assert request.run_config["resources"]["as_of"] == {"config": {"value": "2026-10-02T00:00:00Z"}}
     assert defs.resolve_sensor_def("new_extract_files_sensor").job_name == "build_warehouse"
 
     _load(root, warehouse)
@@ -100,6 +105,22 @@ def test_a_locked_warehouse_skips_with_a_reason(tmp_path: Path, instance) -> Non
     assert "locked by another process" in result.skip_message
     time.sleep(0.1)
     assert len(_evaluate(root, warehouse, instance).run_requests) == 1
+
+
+def test_a_running_writer_skips_with_a_reason(tmp_path: Path, instance) -> None:
+    root, warehouse = tmp_path / "extracts", tmp_path / "w.duckdb"
+    _write_clicks(root, "2026-10-01", 3)
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="build_warehouse",
+            run_id="writer-run",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"wa/writes_warehouse": "true"},
+        )
+    )
+    result = _evaluate(root, warehouse, instance)
+    assert not result.run_requests
+    assert "run writer-run is writing the warehouse" in result.skip_message
 
 
 def test_instance_settings_let_one_writer_run_at_a_time(tmp_path: Path) -> None:
