@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from orchestration.generator import GeneratorConfig, generate
 from orchestration.layout import extract_day_of
 
 BIN = Path(sys.executable).parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Parse the dbt project first if a dbt file changed, so every test (and the
+    Dagster definitions the tests import) reads the same, current manifest."""
+    from orchestration.defs.dbt_project import prepare_manifest
+
+    prepare_manifest()
+
 
 # The additive message counts of marts.md that the ground truth carries (revenue apart).
 CAMPAIGN_COUNTS = (

@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # "<hash>" outside an op); the newest ones are kept for debugging
 INVOCATION_FOLDER = re.compile(r"(^|-)[0-9a-f]{7}$")
 KEEP_INVOCATION_FOLDERS = 25
+KEEP_WAREHOUSE_FOLDERS = 10  # target/warehouses/*: the warehouses built most recently
 
 
 class DbtBuildConfig(dg.Config):
@@ -221,17 +223,49 @@ def warehouse_target_path(warehouse: Path) -> Path:
     )
 
 
-def set_dbt_environment(as_of: datetime, warehouse: Path) -> None:
-    """What the build's dbt invocations read: ``WA_AS_OF`` and the warehouse's
-    target folder (seeded with the parse state ``wa-warehouse prepare`` made,
-    which is valid when it was made for this warehouse)."""
+@contextmanager
+def dbt_environment(as_of: datetime, warehouse: Path) -> Iterator[None]:
+    """What the build's dbt invocations read, for the duration of the build:
+    ``WA_AS_OF`` and the warehouse's target folder (``DBT_TARGET_PATH``, seeded
+    with the parse state ``wa-warehouse prepare`` made, valid when it was made
+    for this warehouse). dagster-dbt hands dbt this process's environment, so
+    the variables are set here and restored afterwards."""
     target = warehouse_target_path(warehouse)
-    os.environ[ENV_AS_OF] = format_as_of(as_of)
-    os.environ[ENV_DBT_TARGET_PATH] = str(target)
     prepared = dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE_FILE
     if not (target / PARTIAL_PARSE_FILE).exists() and prepared.exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(prepared, target / PARTIAL_PARSE_FILE)
+    prune_folders(target.parent, KEEP_WAREHOUSE_FOLDERS, keep=target)
+    values = {ENV_AS_OF: format_as_of(as_of), ENV_DBT_TARGET_PATH: str(target)}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def prune_folders(
+    parent: Path, count: int, *, pattern: re.Pattern[str] | None = None, keep: Path | None = None
+) -> None:
+    """Delete all but the ``count`` newest folders of ``parent`` (matching ``pattern``)."""
+    if not parent.is_dir():
+        return
+    folders = sorted(
+        (
+            p
+            for p in parent.iterdir()
+            if p.is_dir() and p != keep and (pattern is None or pattern.search(p.name))
+        ),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[count:]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def finish_invocation(invocation_target: Path) -> None:
@@ -253,13 +287,7 @@ def finish_invocation(invocation_target: Path) -> None:
             os.replace(staged, target / PARTIAL_PARSE_FILE)  # atomic for a concurrent reader
         except OSError:
             staged.unlink(missing_ok=True)
-    folders = sorted(
-        (p for p in target.iterdir() if p.is_dir() and INVOCATION_FOLDER.search(p.name)),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for folder in folders[KEEP_INVOCATION_FOLDERS:]:
-        shutil.rmtree(folder, ignore_errors=True)
+    prune_folders(target, KEEP_INVOCATION_FOLDERS, pattern=INVOCATION_FOLDER)
 
 
 @dbt_assets(
@@ -275,11 +303,21 @@ def warehouse_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    set_dbt_environment(as_of.resolved, Path(warehouse.path))
+    with dbt_environment(as_of.resolved, Path(warehouse.path)):
+        yield from _build(context, dbt, as_of.resolved, warehouse, config)
+
+
+def _build(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    as_of: datetime,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
     with warehouse.connect() as con:
-        if not config.full_refresh and up_to_date(con, as_of.resolved):
+        if not config.full_refresh and up_to_date(con, as_of):
             context.log.info(
-                f"nothing loaded since the last build as of {format_as_of(as_of.resolved)}: "
+                f"nothing loaded since the last build as of {format_as_of(as_of)}: "
                 "the marts are up to date, nothing to build or publish"
             )
             return
@@ -296,7 +334,7 @@ def warehouse_dbt_models(
         rebuild.wait()
         finish_invocation(rebuild.target_path)
     refresh = ", full refresh" if config.full_refresh else ""
-    context.log.info(f"dbt build as of {format_as_of(as_of.resolved)}{refresh}")
+    context.log.info(f"dbt build as of {format_as_of(as_of)}{refresh}")
     build = dbt.cli(dbt_build_args(full_refresh=config.full_refresh), context=context)
     try:
         yield from build.stream()

@@ -158,12 +158,6 @@ def test_backfill_in_any_old_form_gives_the_removal_message(
     assert "--full-refresh" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SystemExit,
-    reason="orchestration/cli.py: the backfill subparser's REMAINDER positional does not "
-    "take a leading option, so argparse fails with a usage error before _backfill runs",
-)
 def test_backfill_with_options_first_gives_the_removal_message(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -176,3 +170,9 @@ def test_the_partitions_start_is_no_longer_read() -> None:
     settings = Settings.from_env({"WA_PARTITIONS_START": "2025-13-01"})
     assert settings == Settings.from_env({})
     assert not hasattr(settings, "partitions_start")
+
+
+def test_an_unknown_option_of_another_command_is_still_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--no-such-flag"])
+    assert exit_info.value.code == 2
