@@ -17,8 +17,14 @@ The delivered line is not copied into the warehouse (see
 ``docs/raw_schema.md``): the extract file is the archive and ``_file`` +
 ``_row_number`` locate the line.
 
-Measured here (2 cores shared with other work, 1M-dispatch sample: 45 files,
-940 MB, 1.44M lines, 2.28M statuses): see :data:`MEASURED`. The typed parse
+Measured here (2 cores shared with other work, so CPU seconds are the steadier
+figure; medians of interleaved runs). 1M dispatches (45 files, 940 MB, 1.44M
+lines, 2.28M statuses): ``load_source`` 12-15 s wall / ~21 CPU-s, peak RSS
+1.2 GB, vs 20-21 s / ~28 CPU-s / 2.8 GB for the loader that cast every line
+to JSON, parsed it twice and kept its text; a bare typed ``read_ndjson`` into
+a temp table plus the two unnests: 5-9 s / ~10.5 CPU-s. 5M: 81-132 s / 82-103
+CPU-s, 1.6 GB (earlier loader 64-158 s / 107-138 CPU-s, 3.1 GB; bare 40-49 s /
+42-45 CPU-s); 10M: 2.3 GB peak. The typed parse
 costs about what ``read_ndjson`` with the same typed columns costs (the
 transform, not the line split, is the work: ``json_valid`` alone is ~1/5 of
 it); ``TRY`` adds ~10 %, half of what a ``json_valid`` guard or a
