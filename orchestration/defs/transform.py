@@ -31,6 +31,7 @@ and the ledger remembers that those loads were handled
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -165,13 +166,25 @@ def build_inputs(con: duckdb.DuckDBPyConnection) -> str:
         quarantine = con.execute(
             "select count(*), max(quarantined_at) from raw._quarantine"
         ).fetchone()
-    project = hashlib.sha1(manifest_path().read_bytes()).hexdigest()
-    return f"loads {ledger}; quarantine {quarantine}; manifest {project}"
+    return f"loads {ledger}; quarantine {quarantine}; project {project_fingerprint()}"
+
+
+def project_fingerprint() -> str:
+    """A hash of the dbt project's content: dbt's own checksum of every model,
+    seed and test, and every macro's SQL (not the manifest file's bytes, which
+    change with every parse)."""
+    manifest = json.loads(manifest_path().read_text())
+    content = sorted(
+        [(uid, node["checksum"]["checksum"]) for uid, node in manifest["nodes"].items()]
+        + [(uid, macro["macro_sql"]) for uid, macro in manifest["macros"].items()]
+    )
+    return hashlib.sha1(json.dumps(content).encode()).hexdigest()
 
 
 def record_build(con: duckdb.DuckDBPyConnection, as_of: datetime, inputs: str) -> None:
     """Remember a published build: a later run with the same as-of time and inputs
     has nothing to do."""
+    con.execute("create schema if not exists raw")
     con.execute(
         f"create table if not exists {BUILDS} "
         "(finished_at timestamp, as_of timestamp, inputs varchar)"

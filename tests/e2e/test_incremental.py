@@ -16,10 +16,13 @@ new template version (10-25), campaign snapshots (10-24, naming a campaign
 that has sent since 10-22; 11-03; 11-07, renaming campaigns), besides late
 statuses, clicks, replies and conversions.
 
-A run takes ~40 s on 2 cores, nearly all fixed cost, so the first
+A run takes ~20 s on 2 cores, nearly all fixed cost, so the first
 ``INCREMENTAL_FEED_BULK_DAYS`` days (default 20) are delivered in one run and
-the remaining 15 days one run each. ``INCREMENTAL_FEED_BULK_DAYS=1`` feeds every
-day in its own run.
+the remaining 15 days ``INCREMENTAL_FEED_STEP_DAYS`` at a time (default 2, so
+that the suite fits its time budget: the guarantee holds for any sequence of
+runs, and the runs still cross each change above);
+``INCREMENTAL_FEED_BULK_DAYS=1 INCREMENTAL_FEED_STEP_DAYS=1`` feeds every day
+in its own run.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ DATASET = dict(
     format="csv",
 )
 BULK_DAYS = int(os.environ.get("INCREMENTAL_FEED_BULK_DAYS", "20"))
+STEP_DAYS = int(os.environ.get("INCREMENTAL_FEED_STEP_DAYS", "2"))
 RUN_TIMEOUT = 900  # seconds; one run takes ~40 s on a quiet 2-core machine
 PERIOD_MARTS = ("campaign_performance_daily", "campaign_performance_weekly",
                 "campaign_performance_monthly")  # fmt: skip
@@ -320,7 +324,7 @@ def feed(tmp_path_factory) -> Iterator[Feed]:
     feed = Feed(root=root, source=result.out, build=Build(root / "inc", root / "feed"))
     schedule = [min(FIRST_DAY + timedelta(days=max(BULK_DAYS, 1) - 1), LAST_DAY)]
     while schedule[-1] < LAST_DAY:
-        schedule.append(schedule[-1] + timedelta(days=1))
+        schedule.append(min(schedule[-1] + timedelta(days=max(STEP_DAYS, 1)), LAST_DAY))
     checkpoint_day = schedule[len(schedule) // 2]
     started = time.monotonic()
     loads: dict[str, str] = {}

@@ -410,9 +410,10 @@ def test_the_asset_publishes_only_after_a_successful_build(tmp_path: Path, fail:
 def test_run_publishes_and_a_rerun_changes_nothing_while_readers_poll(
     pipeline_run: PipelineRun,
 ) -> None:
-    """`wa-warehouse run` publishes every mart; rerunning the same files (the
-    warehouse locked meanwhile) changes no mart, and BI readers polling the
-    serving copy during the rerun never hit a lock or a half-built table."""
+    """`wa-warehouse run` publishes every mart; rerunning the same files has
+    nothing to do and keeps the publication; rebuilding them (`--full-refresh`,
+    the warehouse locked meanwhile) changes no mart, and BI readers polling the
+    serving copy during that rebuild never hit a lock or a half-built table."""
     run = pipeline_run
     marts = {
         name
@@ -444,9 +445,13 @@ def test_run_publishes_and_a_rerun_changes_nothing_while_readers_poll(
     fingerprints = mart_fingerprints(run)
     loads = run.query("select count(*) from raw._loads")
     tables = ("campaign_performance", "campaign_performance_daily", "data_quality")
+    unchanged = run.rerun()
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert "nothing loaded since the last build" in unchanged.stderr
+    assert read_publication(run.serving)["publication_id"] == first_id
     readers = Readers(run.serving, run.warehouse.parent, tables, pause=0.2)  # light on 2 cores
     try:
-        second = run.rerun()
+        second = run.rerun("--full-refresh")
         assert second.returncode == 0, second.stderr
         new_id = read_publication(run.serving)["publication_id"]
         readers.wait_for("reopen", new_id)

@@ -1,5 +1,6 @@
 """The dbt step's own rules, without dbt: nothing-new runs, its environment, folders."""
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,11 +51,24 @@ def test_a_later_as_of_a_load_or_a_quarantined_row_needs_a_build(con) -> None:
 
 def test_a_changed_dbt_project_needs_a_build(con, tmp_path: Path, monkeypatch) -> None:
     manifest = tmp_path / "manifest.json"
-    manifest.write_text('{"nodes": {}}')
+
+    def write(model_checksum: str, generated_at: str) -> None:
+        manifest.write_text(
+            json.dumps(
+                {
+                    "metadata": {"generated_at": generated_at},
+                    "nodes": {"model.x": {"checksum": {"checksum": model_checksum}}},
+                    "macros": {"macro.m": {"macro_sql": "select 1"}},
+                }
+            )
+        )
+
     monkeypatch.setattr(transform, "manifest_path", lambda: manifest)
+    write("a", "2026-11-01T00:00:00")
     record_build(con, AS_OF, build_inputs(con))
+    write("a", "2026-11-02T00:00:00")  # parsed again, nothing changed
     assert up_to_date(con, AS_OF)
-    manifest.write_text('{"nodes": {"model.x": {}}}')
+    write("b", "2026-11-02T00:00:00")  # a model's SQL changed
     assert not up_to_date(con, AS_OF)
 
 

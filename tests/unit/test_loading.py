@@ -30,7 +30,7 @@ from orchestration.loading import (
 from orchestration.loading import ledger as ledger_module
 from orchestration.loading.schema import DATA_TABLES
 
-SAMPLES = Path(__file__).parent / "fixtures" / "meta_webhooks"
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "meta_webhooks"
 
 DISPATCH_HEADER = (
     "dispatch_id,account_id,campaign_id,send_id,user_id,phone_number,attempted_at,"
