@@ -13,8 +13,9 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration.config import format_as_of
+from orchestration.defs.build_state import build_inputs, record_build
 from orchestration.defs.loading import WRITES_WAREHOUSE
-from orchestration.defs.transform import MART_KEYS, SERVING_GROUP, build_inputs, record_build
+from orchestration.defs.transform import MART_KEYS, SERVING_GROUP
 from orchestration.publish import READABLE_BY, STORAGE_VERSION, publish_marts
 from orchestration.resources import AsOfResource, ServingResource, WarehouseResource
 

@@ -21,15 +21,13 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.config import Settings
 from orchestration.definitions import build_definitions, defs, run_config_for
+from orchestration.defs.build_state import REBUILT_LOADS, mark_rebuilt, replaced_loads
 from orchestration.defs.dbt_project import ManifestMissing
 from orchestration.defs.transform import (
     CODE_TESTS,
-    REBUILT_LOADS,
     STAGING_MODELS,
     dbt_build_args,
-    mark_rebuilt,
     rebuild_selection,
-    replaced_loads,
     warehouse_dbt_models,
 )
 from orchestration.layout import SOURCES

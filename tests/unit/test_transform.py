@@ -8,14 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs import transform
+from orchestration.defs import build_state
+from orchestration.defs.build_state import build_inputs, record_build, up_to_date
 from orchestration.defs.transform import (
     ENV_DBT_TARGET_PATH,
-    build_inputs,
     dbt_environment,
     prune_folders,
-    record_build,
-    up_to_date,
     warehouse_target_path,
 )
 
@@ -63,7 +61,7 @@ def test_a_changed_dbt_project_needs_a_build(con, tmp_path: Path, monkeypatch) -
             )
         )
 
-    monkeypatch.setattr(transform, "manifest_path", lambda: manifest)
+    monkeypatch.setattr(build_state, "manifest_path", lambda: manifest)
     write("a", "2026-11-01T00:00:00")
     record_build(con, AS_OF, build_inputs(con))
     write("a", "2026-11-02T00:00:00")  # parsed again, nothing changed
