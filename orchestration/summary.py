@@ -7,13 +7,9 @@ from pathlib import Path
 import duckdb
 
 from orchestration.config import Settings, format_as_of
+from orchestration.loading.schema import table_exists
 from orchestration.pipeline import PipelineResult
 from orchestration.publish import read_publication
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    query = "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?"
-    return con.execute(query, [schema, table]).fetchone()[0] > 0
 
 
 def print_summary(
@@ -43,7 +39,7 @@ def print_summary(
         ).fetchone()[0]
         if unknown:
             print(f"{unknown} file(s) outside the extract layout were reported, not loaded")
-        if _table_exists(con, "marts", "campaign_performance"):
+        if table_exists(con, "marts", "campaign_performance"):
             _print_campaign_totals(con)
     finally:
         con.close()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from orchestration.defs.dbt_project import manifest_path
+from orchestration.loading.schema import table_exists
 
 REBUILT_LOADS = "raw._rebuilt_loads"
 BUILDS = "raw._builds"
@@ -23,9 +24,7 @@ BUILDS = "raw._builds"
 def replaced_loads(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Loads that replaced an earlier version of their file and that no build has
     rebuilt from yet: ``{source: [load_id, ...]}`` (empty before the first load)."""
-    if not con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = '_loads'"
-    ).fetchone()[0]:
+    if not table_exists(con, "raw", "_loads"):
         return {}
     con.execute(
         f"create table if not exists {REBUILT_LOADS} (load_id varchar, rebuilt_at timestamp)"
@@ -43,22 +42,13 @@ def replaced_loads(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return dict(rows)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def build_inputs(con: duckdb.DuckDBPyConnection) -> str:
     """What a build reads that a run can change: the load ledger and the quarantine
     (their row counts and newest times), and the dbt project (its manifest's hash)."""
     ledger = quarantine = None
-    if _table_exists(con, "raw", "_loads"):
+    if table_exists(con, "raw", "_loads"):
         ledger = con.execute("select count(*), max(loaded_at) from raw._loads").fetchone()
-    if _table_exists(con, "raw", "_quarantine"):
+    if table_exists(con, "raw", "_quarantine"):
         quarantine = con.execute(
             "select count(*), max(quarantined_at) from raw._quarantine"
         ).fetchone()
@@ -93,7 +83,7 @@ def record_build(con: duckdb.DuckDBPyConnection, as_of: datetime, inputs: str) -
 
 def up_to_date(con: duckdb.DuckDBPyConnection, as_of: datetime) -> bool:
     """Whether the last published build was as of ``as_of`` on the same inputs."""
-    if not _table_exists(con, "raw", "_builds"):
+    if not table_exists(con, "raw", "_builds"):
         return False
     last = con.execute(
         f"select as_of, inputs from {BUILDS} order by finished_at desc limit 1"

@@ -23,6 +23,7 @@ import duckdb
 from orchestration.config import ConfigError, default_as_of
 from orchestration.defs.jobs import WRITER_TAG, build_warehouse, run_config_for, run_tags
 from orchestration.layout import source_of
+from orchestration.loading.schema import table_exists
 from orchestration.resources import ExtractsResource, WarehouseResource
 
 SENSOR_INTERVAL_SECONDS = 60
@@ -58,10 +59,7 @@ def loaded_sizes(warehouse: Path) -> dict[str, int]:
     except duckdb.IOException as error:
         raise WarehouseBusy(str(error)) from error
     try:
-        if not con.execute(
-            "select count(*) from duckdb_tables() "
-            "where schema_name = 'raw' and table_name = '_loads'"
-        ).fetchone()[0]:
+        if not table_exists(con, "raw", "_loads"):
             return {}
         rows = con.execute(
             "select file, arg_max(size_bytes, loaded_at) from raw._loads group by file"

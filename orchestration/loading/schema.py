@@ -142,6 +142,13 @@ def tables_of(source: str) -> tuple[str, ...]:
     raise KeyError(f"unknown source {source!r}")
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists (a raw table before the first load, a mart before
+    the first build)."""
+    query = "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?"
+    return con.execute(query, [schema, table]).fetchone()[0] > 0
+
+
 def qualified(table: str) -> str:
     """``raw.<table>`` with the table name quoted."""
     return f'{SCHEMA}."{table}"'
