@@ -720,6 +720,13 @@ def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
+def _target(bench: Bench, keys: tuple[str, str], value: float, limit: float, text: str) -> None:
+    """Record ``limit`` and whether ``value`` meets it under ``keys``; print the verdict."""
+    met = target_met(value, limit)
+    bench.figures |= dict(zip(keys, (limit, met), strict=True))
+    print(f"  target: {text}: {verdict(met)}")
+
+
 # --- scenarios ------------------------------------------------------------------
 
 Figures = dict[str, float | int | bool | str | None]
@@ -747,6 +754,10 @@ class Bench:
             for k, v in self.figures.items()
         }
         self.saved.write_text(json.dumps(clean, indent=2) + "\n")
+
+    def record(self, prefix: str, figures: dict[str, float]) -> None:
+        """Add ``figures`` under ``<prefix>_<name>``."""
+        self.figures |= {f"{prefix}_{k}": v for k, v in figures.items()}
 
     def fresh_root(self, name: str) -> Path:
         root = self.workdir / name
@@ -778,7 +789,7 @@ def full_and_reference(
     f = bench.figures
     try:
         extracts, generated = generate_extracts(root, dispatches, format=bench.format)
-        f |= {f"full_{k}": v for k, v in generated.items()}
+        bench.record("full", generated)
         as_of = as_of_after(LAST_DAY)
         print(
             f"\nfull build: {generated['dispatches']:,} dispatches over {DEFAULT_DAYS} days, "
@@ -790,7 +801,7 @@ def full_and_reference(
         rows = None  # the reference first: its figures stand even if the build fails
         if reference:
             ref, rows = run_reference(extracts, as_of, log=root / "reference.log")
-            f |= {f"reference_{k}": v for k, v in ref.items()}
+            bench.record("reference", ref)
             print(
                 f"  {'reference query (one process)':<36}{ref['wall_s']:>8.1f}s wall"
                 f"{ref['cpu_s']:>8.1f}s cpu{ref['peak_memory_mb']:>9,.0f} MB peak"
@@ -804,7 +815,7 @@ def full_and_reference(
                 extracts, root / "warehouse.duckdb", as_of=as_of, serving=root / "serving",
                 log=root / "full_build.log",
             )  # fmt: skip
-            f |= {f"full_build_{k}": v for k, v in build.items()}
+            bench.record("full_build", build)
             _print_run("full build (fresh warehouse)", build)
             if rows is not None:
                 check = compare_totals(rows, mart_totals(root / "warehouse.duckdb"))
@@ -812,17 +823,14 @@ def full_and_reference(
         if build is not None and reference:
             wall = ratio(build["wall_s"], f["reference_wall_s"])
             cpu = ratio(build["cpu_s"], f["reference_cpu_s"])
-            met = target_met(wall, FULL_TO_REFERENCE_TARGET)
-            f |= {
-                "full_to_reference_ratio": wall,
-                "full_to_reference_cpu_ratio": cpu,
-                "full_to_reference_target": FULL_TO_REFERENCE_TARGET,
-                "full_to_reference_target_met": met,
-            }
+            f |= {"full_to_reference_ratio": wall, "full_to_reference_cpu_ratio": cpu}
             print(f"  {'full build / reference':<36}{wall:>8.1f}x wall{cpu:>8.1f}x cpu")
-            print(
-                f"  target: full build <= {FULL_TO_REFERENCE_TARGET:g}x the reference query "
-                f"(wall): {verdict(met)}"
+            _target(
+                bench,
+                ("full_to_reference_target", "full_to_reference_target_met"),
+                wall,
+                FULL_TO_REFERENCE_TARGET,
+                f"full build <= {FULL_TO_REFERENCE_TARGET:g}x the reference query (wall)",
             )
     except (RuntimeError, OSError, ValueError, duckdb.Error) as error:
         bench.fail("full", error)
@@ -862,19 +870,19 @@ def _load_scenario(bench: Bench, extracts: Path, root: Path) -> None:
     bare = bare_read(extracts)
     loaded = load_all(extracts, root / "load.duckdb")
     (root / "load.duckdb").unlink(missing_ok=True)
-    megabytes = bench.figures["full_extract_mb"]
+    rows_per_s = loaded.rows / loaded.seconds
+    to_bare = ratio(loaded.seconds, bare.seconds)
     bench.figures |= {
         "load_bare_read_s": bare.seconds,
         "load_s": loaded.seconds,
         "load_rows": loaded.rows,
-        "load_rows_per_s": loaded.rows / loaded.seconds,
-        "load_mb_per_s": megabytes / loaded.seconds,
-        "load_to_bare_read_ratio": ratio(loaded.seconds, bare.seconds),
+        "load_rows_per_s": rows_per_s,
+        "load_mb_per_s": bench.figures["full_extract_mb"] / loaded.seconds,
+        "load_to_bare_read_ratio": to_bare,
     }
     print(
         f"  {'loaders (in process) / bare read':<36}{loaded.seconds:>8.1f}s{bare.seconds:>8.1f}s"
-        f"  = {ratio(loaded.seconds, bare.seconds):.1f}x "
-        f"({loaded.rows / loaded.seconds:,.0f} rows/s)"
+        f"  = {to_bare:.1f}x ({rows_per_s:,.0f} rows/s)"
     )
 
 
@@ -886,7 +894,7 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
         extracts, generated = generate_extracts(
             root, dispatches, days=INCREMENTAL_DAYS, format=bench.format
         )
-        f |= {f"incremental_{k}": v for k, v in generated.items()}
+        bench.record("incremental", generated)
         feed, serving = root / "feed", root / "serving"
         warehouse = root / "daily" / "warehouse.duckdb"
         history = INCREMENTAL_LAST_DAY - timedelta(days=1)
@@ -900,7 +908,7 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
 
         def run(name: str, label: str, target: Path = warehouse, **kwargs) -> None:
             runs[name] = cli_run(feed, target, serving=serving, log=root / f"{name}.log", **kwargs)
-            f.update({f"incremental_{name}_{k}": v for k, v in runs[name].items()})
+            bench.record(f"incremental_{name}", runs[name])
             _print_run(label, runs[name])
 
         run(
@@ -921,59 +929,69 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
             fresh = root / "fresh" / "warehouse.duckdb"
             run("fresh_build", f"fresh build ({INCREMENTAL_DAYS} days)", fresh, as_of=as_of)
             compared["fresh build"] = mart_hashes(fresh)
-        differing = sorted(
-            {m for other in compared.values() for m in differing_marts(daily_marts, other)}
-        )
-        identical = not differing and bool(daily_marts)
-        f |= {
-            "incremental_marts_compared": len(daily_marts),
-            "incremental_marts_identical": identical,
-            "incremental_marts_differing": ", ".join(differing),
-        }
-        print(
-            f"  marts identical: {'yes' if identical else 'NO'} ({len(daily_marts)} marts: "
-            f"daily run = {' = '.join(compared)})"
-        )
-        if not identical:
-            bench.failures.append("incremental")
-            print(f"  differing marts: {', '.join(differing) or 'none built'}")
-            print("  the timings are of a wrong result")
-        noop, daily, refresh = runs["noop"], runs["daily"], runs["full_refresh"]
-        idle = runs["idle_day"]
-        wall = daily_ratio(daily["wall_s"], noop["wall_s"], refresh["wall_s"])
-        cpu = daily_ratio(daily["cpu_s"], noop["cpu_s"], refresh["cpu_s"])
-        data_wall = daily_ratio(daily["wall_s"], idle["wall_s"], refresh["wall_s"])
-        data_cpu = daily_ratio(daily["cpu_s"], idle["cpu_s"], refresh["cpu_s"])
-        noop_met = target_met(noop["wall_s"], NOOP_TARGET_S)
-        daily_met = target_met(wall, DAILY_TARGET_RATIO)
-        f |= {
-            "incremental_daily_to_full_refresh_ratio": wall,
-            "incremental_daily_to_full_refresh_cpu_ratio": cpu,
-            "incremental_data_to_full_refresh_ratio": data_wall,
-            "incremental_data_to_full_refresh_cpu_ratio": data_cpu,
-            "incremental_target_ratio": DAILY_TARGET_RATIO,
-            "incremental_target_met": daily_met,
-            "incremental_noop_target_s": NOOP_TARGET_S,
-            "incremental_noop_target_met": noop_met,
-        }
-        print(f"  {'(daily - no-op) / (full refresh - no-op)':<36}{_pct(wall)} wall{_pct(cpu)} cpu")
-        print(
-            f"  {'(daily - idle) / (full refresh - idle)':<36}{_pct(data_wall)} wall"
-            f"{_pct(data_cpu)} cpu   (idle: the build with no new file)"
-        )
-        if daily["wall_s"] < noop["wall_s"] or refresh["wall_s"] < noop["wall_s"]:
-            print("  warning: a run was faster than the no-op run: wall times are noise here")
-            print("  (a busy machine?); compare the CPU figures")
-        print(f"  target: no-op run <= {NOOP_TARGET_S:g}s (wall): {verdict(noop_met)}")
-        print(
-            f"  target: (daily - no-op) <= {DAILY_TARGET_RATIO:.0%} of (full refresh - no-op) "
-            f"(wall): {verdict(daily_met)}"
-        )
+        _compare_marts(bench, daily_marts, compared)
+        _incremental_ratios(bench, runs)
     except (RuntimeError, OSError, ValueError, duckdb.Error) as error:
         bench.fail("incremental", error)
     finally:
         bench.cleanup(root)
         bench.save()
+
+
+def _compare_marts(bench: Bench, daily: dict[str, tuple], compared: dict[str, dict]) -> None:
+    """The daily run's marts against every other build's: a difference fails the scenario."""
+    differing = sorted({m for other in compared.values() for m in differing_marts(daily, other)})
+    identical = not differing and bool(daily)
+    bench.figures |= {
+        "incremental_marts_compared": len(daily),
+        "incremental_marts_identical": identical,
+        "incremental_marts_differing": ", ".join(differing),
+    }
+    print(
+        f"  marts identical: {'yes' if identical else 'NO'} ({len(daily)} marts: "
+        f"daily run = {' = '.join(compared)})"
+    )
+    if not identical:
+        bench.failures.append("incremental")
+        print(f"  differing marts: {', '.join(differing) or 'none built'}")
+        print("  the timings are of a wrong result")
+
+
+def _incremental_ratios(bench: Bench, runs: dict[str, dict[str, float]]) -> None:
+    """The daily run's cost against a full refresh's (beyond a no-op and an idle day); targets."""
+    noop, idle, daily, refresh = runs["noop"], runs["idle_day"], runs["daily"], runs["full_refresh"]
+    wall = daily_ratio(daily["wall_s"], noop["wall_s"], refresh["wall_s"])
+    cpu = daily_ratio(daily["cpu_s"], noop["cpu_s"], refresh["cpu_s"])
+    data_wall = daily_ratio(daily["wall_s"], idle["wall_s"], refresh["wall_s"])
+    data_cpu = daily_ratio(daily["cpu_s"], idle["cpu_s"], refresh["cpu_s"])
+    bench.figures |= {
+        "incremental_daily_to_full_refresh_ratio": wall,
+        "incremental_daily_to_full_refresh_cpu_ratio": cpu,
+        "incremental_data_to_full_refresh_ratio": data_wall,
+        "incremental_data_to_full_refresh_cpu_ratio": data_cpu,
+    }
+    print(f"  {'(daily - no-op) / (full refresh - no-op)':<36}{_pct(wall)} wall{_pct(cpu)} cpu")
+    print(
+        f"  {'(daily - idle) / (full refresh - idle)':<36}{_pct(data_wall)} wall"
+        f"{_pct(data_cpu)} cpu   (idle: the build with no new file)"
+    )
+    if daily["wall_s"] < noop["wall_s"] or refresh["wall_s"] < noop["wall_s"]:
+        print("  warning: a run was faster than the no-op run: wall times are noise here")
+        print("  (a busy machine?); compare the CPU figures")
+    _target(
+        bench,
+        ("incremental_noop_target_s", "incremental_noop_target_met"),
+        noop["wall_s"],
+        NOOP_TARGET_S,
+        f"no-op run <= {NOOP_TARGET_S:g}s (wall)",
+    )
+    _target(
+        bench,
+        ("incremental_target_ratio", "incremental_target_met"),
+        wall,
+        DAILY_TARGET_RATIO,
+        f"(daily - no-op) <= {DAILY_TARGET_RATIO:.0%} of (full refresh - no-op) (wall)",
+    )
 
 
 def memory_scenario(bench: Bench, dispatches: int) -> None:
@@ -982,7 +1000,7 @@ def memory_scenario(bench: Bench, dispatches: int) -> None:
     reuse = "full_build_peak_memory_mb" in f and f.get("full_dispatches_asked") == dispatches
     root = None if reuse else bench.fresh_root("memory")
     try:
-        if root is None:
+        if reuse:
             f |= {
                 "memory_dispatches": f["full_dispatches"],
                 "memory_peak_memory_mb": f["full_build_peak_memory_mb"],
@@ -991,7 +1009,7 @@ def memory_scenario(bench: Bench, dispatches: int) -> None:
             print(f"\nmemory: {f['memory_dispatches']:,} dispatches (the full build's run)")
         else:
             extracts, generated = generate_extracts(root, dispatches, format=bench.format)
-            f |= {f"memory_{k}": v for k, v in generated.items()}
+            bench.record("memory", generated)
             print(
                 f"\nmemory: {generated['dispatches']:,} dispatches over {DEFAULT_DAYS} days "
                 f"({generated['extract_mb']:,.0f} MB)"
@@ -1000,13 +1018,17 @@ def memory_scenario(bench: Bench, dispatches: int) -> None:
                 extracts, root / "warehouse.duckdb", as_of=as_of_after(LAST_DAY),
                 serving=root / "serving", log=root / "memory_build.log",
             )  # fmt: skip
-            f |= {f"memory_{k}": v for k, v in build.items()}
+            bench.record("memory", build)
             _print_run("full build", build)
         gib = f["memory_peak_memory_mb"] / 1024
-        met = target_met(gib, MEMORY_TARGET_GIB)
-        f |= {"memory_target_gib": MEMORY_TARGET_GIB, "memory_target_met": met}
         print(f"  peak memory (largest process of the run): {gib:.2f} GiB")
-        print(f"  target: peak memory <= {MEMORY_TARGET_GIB:g} GiB: {verdict(met)}")
+        _target(
+            bench,
+            ("memory_target_gib", "memory_target_met"),
+            gib,
+            MEMORY_TARGET_GIB,
+            f"peak memory <= {MEMORY_TARGET_GIB:g} GiB",
+        )
     except (RuntimeError, OSError, ValueError, duckdb.Error) as error:
         bench.fail("memory", error)
     finally:
@@ -1035,7 +1057,7 @@ def run_bench(
     dispatches: int = DEFAULT_DISPATCHES,
     workdir: Path = Path("data/bench"),
     scenarios: Iterable[str] = DEFAULT_SCENARIOS,
-    incremental_dispatches: int | None = None,
+    incremental_dispatches: int = DEFAULT_INCREMENTAL_DISPATCHES,
     memory_dispatches: int = DEFAULT_MEMORY_DISPATCHES,
     keep: bool = False,
     fresh_build: bool = False,
@@ -1064,9 +1086,7 @@ def run_bench(
             load="load" in scenarios,
         )
     if "incremental" in scenarios:
-        incremental_scenario(
-            bench, incremental_dispatches or DEFAULT_INCREMENTAL_DISPATCHES, fresh_build=fresh_build
-        )
+        incremental_scenario(bench, incremental_dispatches, fresh_build=fresh_build)
     if "memory" in scenarios:
         memory_scenario(bench, memory_dispatches)
     bench.figures["failed"] = ",".join(bench.failures)

@@ -304,6 +304,20 @@ def test_targets_are_upper_bounds_and_missing_figures_miss_them() -> None:
     assert (bench.verdict(True), bench.verdict(False)) == ("met", "NOT met")
 
 
+def test_a_target_records_its_limit_and_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    b = bench.Bench(tmp_path)
+    b.record("memory", {"wall_s": 2.0})
+    bench._target(b, ("memory_target_gib", "memory_target_met"), 13.0, 12.0, "peak <= 12 GiB")
+    assert b.figures == {
+        "memory_wall_s": 2.0,
+        "memory_target_gib": 12.0,
+        "memory_target_met": False,
+    }
+    assert capsys.readouterr().out == "  target: peak <= 12 GiB: NOT met\n"
+
+
 # --- child processes ----------------------------------------------------------------------
 
 
