@@ -105,25 +105,22 @@ final as (
         dispatches.result = 'DROPPED' as is_dropped,
         dispatches.drop_code,
         dispatches.meta_error_code,
-        -- statuses count for sent messages only (a dropped dispatch has no wamid)
-        case when dispatches.result = 'SENT' then status_timelines.first_status_at end
-            as first_status_at,
-        case when dispatches.result = 'SENT' then status_timelines.delivered_at end as delivered_at,
-        case when dispatches.result = 'SENT' then status_timelines.read_at end as read_at,
-        case when dispatches.result = 'SENT' then status_timelines.first_failed_at end
-            as first_failed_at,
-        case when dispatches.result = 'SENT' then status_timelines.failed_error_code end
-            as failed_error_code,
-        case when dispatches.result = 'SENT' then status_timelines.marketing_opt_out_at end
-            as marketing_opt_out_at,
+        status_timelines.first_status_at,
+        status_timelines.delivered_at,
+        status_timelines.read_at,
+        status_timelines.first_failed_at,
+        status_timelines.failed_error_code,
+        status_timelines.marketing_opt_out_at,
         greatest(dispatches._loaded_at, status_timelines._loaded_at) as _loaded_at
     from dispatches
     left join accounts
         on dispatches.account_id = accounts.account_id
     left join recipient_countries
         on dispatches.dispatch_id = recipient_countries.dispatch_id
+    -- statuses count for sent messages only (a dropped dispatch has no wamid)
     left join status_timelines
-        on dispatches.wamid = status_timelines.wamid
+        on dispatches.result = 'SENT'
+        and dispatches.wamid = status_timelines.wamid
 )
 
 select * from final
