@@ -76,7 +76,9 @@ def check_paths(settings: Settings) -> None:
 def export_settings(settings: Settings) -> None:
     """Publish the locations as environment variables (absolute paths).
 
-    The dbt profile (``profiles.yml``) reads the warehouse path from there.
+    The dbt profile (``profiles.yml``) reads the warehouse path from there, and
+    anything that imports ``orchestration.definitions.defs`` in this process
+    gets the same locations as the run.
     """
     os.environ[ENV_EXTRACTS_DIR] = str(settings.extracts_dir.resolve())
     os.environ[ENV_WAREHOUSE_PATH] = str(settings.warehouse_path.resolve())
