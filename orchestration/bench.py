@@ -568,11 +568,12 @@ def load_all(root: Path, warehouse: Path) -> Timed:
 
 # --- one `wa-warehouse run` as a child process ------------------------------
 
-_DONE = re.compile(r"^\s*done\s+(\S+)\s+([0-9]+(?:\.[0-9]*)?)s\b")
+# "[  12.3s] done   load_webhooks    2.7s" (the stamp is the time since the run began)
+_DONE = re.compile(r"^\s*(?:\[\s*[0-9.]+s\]\s*)?done\s+(\S+)\s+([0-9]+(?:\.[0-9]*)?)s\b")
 
 
 def step_seconds(progress: str) -> dict[str, float]:
-    """Seconds of every finished step, from the CLI's ``done <step> <secs>s`` lines.
+    """Seconds of every finished step, from the CLI's ``[elapsed] done <step> <secs>s`` lines.
 
     A step reported twice counts twice; failed steps and any other line are ignored.
     """

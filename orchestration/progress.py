@@ -1,7 +1,9 @@
 """A Dagster logger that prints one short line per step: what the CLI shows while it runs.
 
-The complete event log stays in Dagster's storage (the UI); this logger is
-enabled only by the CLI's run config.
+``[  12.3s] done   load_webhooks    2.7s``: the time since the run started,
+done, FAILED or skipped, the step, its duration. The complete event log stays
+in Dagster's storage (the UI); this logger is enabled only by the CLI's run
+config.
 """
 
 from __future__ import annotations
@@ -12,25 +14,54 @@ import time
 
 import dagster as dg
 
+from orchestration.progress_lines import stamp
+
+_RUN_START = "PIPELINE_START"
+_RUN_END = ("PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED")
+_STEP_END = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}
+
+
+def step_line(elapsed: float, status: str, step: str, seconds: float | None) -> str:
+    """``[  12.3s] done   load_webhooks    2.7s`` (no duration for a skipped step)."""
+    if seconds is None:
+        return f"{stamp(elapsed)} {status:<6} {step}"
+    return f"{stamp(elapsed)} {status:<6} {step:<44} {seconds:6.1f}s"
+
 
 class StepProgressHandler(logging.Handler):
-    """Prints a line when a step finishes or fails, with its duration."""
+    """Prints a line when a step finishes, fails or is skipped: time since the run began."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.started: dict[str, float] = {}
+        self.run_started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        event = getattr(record, "dagster_meta", {}).get("dagster_event")
-        if event is None or not event.step_key:
+        meta = getattr(record, "dagster_meta", {})
+        event = meta.get("dagster_event")
+        if event is None:
             return
-        step, kind = event.step_key, event.event_type_value
+        now = time.perf_counter()
+        run, kind = meta.get("run_id") or "", event.event_type_value
+        if kind == _RUN_START:
+            self.run_started[run] = now
+        run_started = self.run_started.setdefault(run, now)
+        if kind in _RUN_END:
+            self.run_started.pop(run, None)
+        step = event.step_key
+        if not step:
+            return
         if kind == "STEP_START":
-            self.started[step] = time.perf_counter()
-        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
-            seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
-            status = "done" if kind == "STEP_SUCCESS" else "FAILED"
-            print(f"  {status:<5} {step:<36} {seconds:7.1f}s", file=sys.stderr, flush=True)
+            self.started[step] = now
+        elif kind in _STEP_END:
+            seconds = now - self.started.pop(step, now)
+            self._print(step_line(now - run_started, _STEP_END[kind], step, seconds))
+        elif kind == "STEP_SKIPPED":
+            self._print(step_line(now - run_started, "skip", step, None))
+
+    @staticmethod
+    def _print(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
 
 @dg.logger(description="One line per finished step, for the wa-warehouse CLI.")
