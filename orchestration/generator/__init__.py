@@ -22,17 +22,21 @@ from dataclasses import replace
 from orchestration.generator import simulate, truth, writers
 from orchestration.generator.config import GenerationResult, GeneratorConfig
 from orchestration.layout import SOURCES
+from orchestration.progress_lines import ProgressLines
 
 __all__ = ["GenerationResult", "GeneratorConfig", "generate"]
 
 
-def generate(config: GeneratorConfig) -> GenerationResult:
+def generate(config: GeneratorConfig, *, progress: bool = True) -> GenerationResult:
     """Write the extracts of ``config`` and their ground truth; same config, same bytes.
 
     Raises ``FileExistsError`` when ``config.out`` already holds extract
-    files: output is never mixed with an earlier run's.
+    files: output is never mixed with an earlier run's. With ``progress``, a
+    line per phase (simulation, ground truth, each source written) on stderr,
+    stamped with the time since the start.
     """
     started = time.perf_counter()
+    lines = ProgressLines(indent="  ", enabled=progress)
     config = replace(config, end_date=config.last_day)  # pin "yesterday" once
     out = config.out
     existing = [
@@ -47,9 +51,15 @@ def generate(config: GeneratorConfig) -> GenerationResult:
     if truth_path.resolve().is_relative_to(out.resolve()):
         raise ValueError("the ground truth must not be written inside the extracts root")
 
-    world = simulate.simulate(config)
-    figures = truth.compute_truth(world)
-    stats = writers.write_extracts(world, out, config.format)
+    lines.line(
+        f"generating {config.days} days ({config.first_day} to {config.last_day}), "
+        f"{config.accounts} accounts, {config.campaigns} campaigns, "
+        f"{config.recipients_per_send:,} recipients per send, {config.format}, into {out}"
+    )
+    world = simulate.simulate(config, lines)
+    with lines.step("ground truth"):
+        figures = truth.compute_truth(world)
+    stats = writers.write_extracts(world, out, config.format, lines)
     document = {
         "as_of": figures.pop("as_of"),
         "params": config.params(),

@@ -22,6 +22,7 @@ import pandas as pd
 
 from orchestration.generator import catalog as cat
 from orchestration.generator.config import GeneratorConfig
+from orchestration.progress_lines import ProgressLines
 
 MS_S = 1_000
 MS_MIN = 60_000
@@ -133,7 +134,9 @@ class World:
         return list(range(start, start + self.cfg.days))
 
 
-def simulate(cfg: GeneratorConfig) -> World:
+def simulate(cfg: GeneratorConfig, progress: ProgressLines | None = None) -> World:
+    """The whole simulated operation of ``cfg``; ``progress`` gets a line per phase."""
+    progress = progress or ProgressLines(enabled=False)
     streams = np.random.SeedSequence(cfg.seed).spawn(12)
     rngs = [np.random.default_rng(s) for s in streams]
     last_day = cfg.last_day
@@ -141,12 +144,13 @@ def simulate(cfg: GeneratorConfig) -> World:
     first_ms = int(datetime.combine(first_day, datetime.min.time(), UTC).timestamp() * 1000)
     as_of_ms = first_ms + cfg.days * MS_D
 
-    accounts = _accounts(cfg, rngs[0])
-    users = _users(cfg, accounts, rngs[1])
-    campaigns, templates, buttons, change_day = _campaigns(cfg, accounts, rngs[2])
-    sends = _sends(cfg, accounts, campaigns, users, first_ms, as_of_ms, rngs[3])
-    campaigns, campaign_files = _campaign_files(cfg, campaigns, sends, first_ms, rngs[3])
-    dispatches = _dispatches(cfg, sends, users, rngs[4])
+    with progress.step("simulated accounts, sends, dispatches"):
+        accounts = _accounts(cfg, rngs[0])
+        users = _users(cfg, accounts, rngs[1])
+        campaigns, templates, buttons, change_day = _campaigns(cfg, accounts, rngs[2])
+        sends = _sends(cfg, accounts, campaigns, users, first_ms, as_of_ms, rngs[3])
+        campaigns, campaign_files = _campaign_files(cfg, campaigns, sends, first_ms, rngs[3])
+        dispatches = _dispatches(cfg, sends, users, rngs[4])
     w = World(
         cfg=cfg,
         first_day=first_day,
@@ -170,13 +174,15 @@ def simulate(cfg: GeneratorConfig) -> World:
         webhook_items=pd.DataFrame(),
         webhook_bodies=pd.DataFrame(),
     )
-    msgs = _outcomes(w, rngs[5])
-    _statuses(w, msgs, rngs[6])
-    _replies(w, msgs, rngs[7])
-    clicks_all = _clicks(w, msgs, rngs[8])
-    _conversions(w, clicks_all, rngs[9])
-    _unsubscribes(w, msgs, rngs[10])
-    _batch_webhooks(w, rngs[11])
+    with progress.step("simulated outcomes, statuses, replies"):
+        msgs = _outcomes(w, rngs[5])
+        _statuses(w, msgs, rngs[6])
+        _replies(w, msgs, rngs[7])
+    with progress.step("simulated clicks, conversions, webhooks"):
+        clicks_all = _clicks(w, msgs, rngs[8])
+        _conversions(w, clicks_all, rngs[9])
+        _unsubscribes(w, msgs, rngs[10])
+        _batch_webhooks(w, rngs[11])
     return w
 
 

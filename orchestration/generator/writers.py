@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ import pandas as pd
 from orchestration.generator import catalog as cat
 from orchestration.generator.simulate import MS_D, SALT_DISPATCH, World, scramble
 from orchestration.layout import SOURCES
+from orchestration.progress_lines import ProgressLines
 
 BAD_TIMESTAMPS = ("2026-02-30T10:00:00Z", "not a date", "2026-10-01T25:61:00Z")
 #: bodies assembled per statement (bounds the memory the JSON assembly takes)
@@ -185,8 +187,9 @@ def _day_name(day: int) -> str:
 
 
 class _Writer:
-    def __init__(self, w: World, out: Path, fmt: str) -> None:
+    def __init__(self, w: World, out: Path, fmt: str, progress: ProgressLines) -> None:
         self.w = w
+        self.progress = progress
         self.out = out
         self.fmt = fmt
         self.rng = np.random.default_rng([w.cfg.seed, 0xF11E])
@@ -256,12 +259,13 @@ class _Writer:
                     [[*values, day, ord_, True] for day, ord_, values in bad],
                 )
             col_list = ", ".join(f'"{c}"' for c in cols)
-            for day in days:
+            for done, day in enumerate(days, start=1):
                 where = "_day is null" if day is None else f"_day = {int(day)}"
                 self.con.execute(
                     f"copy (select {col_list} from src where {where} order by _ord) "
                     f"to {_sql_text(self.path(source, day, 'parquet'))} (format parquet)"
                 )
+                self.progress.tick(f"{source}: {done}/{len(days)} files written")
             self.drop("src")
             return
         header = ",".join(cols)
@@ -282,8 +286,9 @@ class _Writer:
             f"union all select line, _day, _ord from bad "
             f"union all select '{header}', d, -1 from (values {day_rows}) t(d) order by _day, _ord"
         )
-        for day in days:
+        for done, day in enumerate(days, start=1):
             self.copy_lines("out_lines", day, self.path(source, day, fmt), fmt == "csv.gz")
+            self.progress.tick(f"{source}: {done}/{len(days)} files written")
         self.drop("src", "bad", "out_lines")
 
     def _corrupt_rows(
@@ -663,15 +668,18 @@ class _Writer:
             "profile_names",
             pd.DataFrame({"i": range(len(names)), "name": pd.Series(names, dtype="string")}),
         )
+        self.progress.tick("webhooks: statuses, replies and bodies staged")
         # Bodies are assembled in chunks of body numbers, which bounds the memory used.
         self.con.execute(
             "create or replace table src (line varchar, _day bigint, _ord bigint, _dup boolean)"
         )
         n_bodies = int(w.webhook_items["body"].max()) + 1 if len(w.webhook_items) else 0
-        for lo in range(0, n_bodies, WEBHOOK_CHUNK):
+        chunks = range(0, n_bodies, WEBHOOK_CHUNK)
+        for done, lo in enumerate(chunks, start=1):
             chunk = {"lo": lo, "hi": lo + WEBHOOK_CHUNK}
             for sql in (ITEM_JSON_SQL, BODY_JSON_SQL, WEBHOOK_LINES_SQL):
                 self.con.execute(sql, chunk)
+            self.progress.tick(f"webhooks: {done}/{len(chunks)} chunks of bodies assembled")
         self.drop("item_json", "body_json")
         total, dups = self.con.execute(
             "select count(*), count(*) filter (where _dup) from src"
@@ -683,10 +691,11 @@ class _Writer:
         if bad:
             self.con.executemany("insert into src values (?, ?, ?, true)", bad)
         gz = self.fmt == "csv.gz"
-        for day in w.days:
+        for done, day in enumerate(w.days, start=1):
             self.copy_lines(
                 "src", day, self.path("webhooks", day, "jsonl.gz" if gz else "jsonl"), gz
             )
+            self.progress.tick(f"webhooks: {done}/{len(w.days)} daily files written")
         self.drop("src", "items", "st", "rp")
 
     def _corrupt_webhooks(self) -> list[tuple[str, int, int]]:
@@ -791,17 +800,25 @@ def _template_json(t, account_id: str, buttons: pd.DataFrame, v2: bool) -> dict:
     }
 
 
-def write_extracts(w: World, out: Path, fmt: str) -> WriteStats:
-    writer = _Writer(w, out, fmt)
+# the order the sources are written in (their _Writer methods)
+WRITE_ORDER = (
+    "accounts", "campaigns", "templates", "dispatches",
+    "webhooks", "clicks", "conversions", "unsubscribes",
+)  # fmt: skip
+
+
+def write_extracts(
+    w: World, out: Path, fmt: str, progress: ProgressLines | None = None
+) -> WriteStats:
+    """Write every source of ``w`` under ``out``; ``progress`` gets a line per source."""
+    progress = progress or ProgressLines(enabled=False)
+    writer = _Writer(w, out, fmt, progress)
     try:
-        writer.accounts()
-        writer.campaigns()
-        writer.templates()
-        writer.dispatches()
-        writer.webhooks()
-        writer.clicks()
-        writer.conversions()
-        writer.unsubscribes()
+        for source in WRITE_ORDER:
+            started = time.perf_counter()
+            getattr(writer, source)()
+            rows = writer.stats.rows_written.get(source, 0)
+            progress.timed(f"wrote {source:<13}{rows:>13,} rows", time.perf_counter() - started)
     finally:
         writer.con.close()
     stats = writer.stats
