@@ -45,10 +45,17 @@ Every scenario also reports its generation time and extract size. Figures go
 to ``<workdir>/bench.json`` (rewritten after every scenario). Each scenario
 works in ``<workdir>/<scenario>/`` and deletes its extracts and warehouses
 when done unless ``--keep`` (10M dispatches are ~12 GB of extracts); run logs
-stay. Every ``wa-warehouse run`` is a child process with its serving outputs
-inside that folder and without ``DAGSTER_HOME`` (an in-memory Dagster
-instance), so nothing of the user's ``data/`` is touched. :func:`main` returns
-1 when a run fails, the reference does not match, or compared marts differ.
+stay (``<run>.log``, the run's output, and ``logs/``, its full logs, dbt's lines
+included). Every ``wa-warehouse run`` is a child process with its serving
+outputs and logs inside that folder and without ``DAGSTER_HOME`` (an in-memory
+Dagster instance), so nothing of the user's ``data/`` is touched. :func:`main`
+returns 1 when a run fails, the reference does not match, or compared marts
+differ.
+
+While it works, the bench prints progress to stderr: each phase (calibration,
+generation with the generator's lines, reference query, every run) when it
+starts and when it ends, stamped with the time since the bench began; the
+figures go to stdout as before.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -78,6 +86,7 @@ from orchestration.config import (
     format_as_of,
 )
 from orchestration.layout import SOURCES, extract_day_of
+from orchestration.progress_lines import ProgressLines
 
 if TYPE_CHECKING:
     from orchestration.generator import GeneratorConfig
@@ -158,7 +167,7 @@ def recipients_for(
     probe = workdir / "calibration"
     shutil.rmtree(probe, ignore_errors=True)
     config = _config(probe / "extracts", CALIBRATION_RECIPIENTS, days=days, end_date=end_date)
-    result = generate(config)
+    result = generate(config, progress=False)
     sends = result.rows_written["dispatches"] / CALIBRATION_RECIPIENTS
     shutil.rmtree(probe, ignore_errors=True)
     return max(1, round(dispatches / sends))
@@ -169,14 +178,31 @@ def _bytes(root: Path) -> int:
 
 
 def generate_extracts(
-    root: Path, dispatches: int, *, days: int = DEFAULT_DAYS, format: str = "csv"
+    root: Path,
+    dispatches: int,
+    *,
+    days: int = DEFAULT_DAYS,
+    format: str = "csv",
+    progress: ProgressLines | None = None,
 ) -> tuple[Path, dict[str, float]]:
-    """``root/extracts`` with about ``dispatches`` over ``days`` ending :data:`LAST_DAY`."""
+    """``root/extracts`` with about ``dispatches`` over ``days`` ending :data:`LAST_DAY`.
+
+    ``progress`` gets the calibration and the generator's lines (prefixed ``<root name>:``).
+    """
     from orchestration.generator import generate
 
+    progress = progress or ProgressLines(enabled=False)
     extracts = root / "extracts"
-    recipients = recipients_for(dispatches, root, days=days)
-    result = generate(_config(extracts, recipients, days=days, format=format))
+    with progress.step(f"{root.name}: calibration (recipients per send)"):
+        recipients = recipients_for(dispatches, root, days=days)
+    progress.line(
+        f"{root.name}: generating ~{dispatches:,} dispatches over {days} days "
+        f"({recipients:,} recipients per send)"
+    )
+    result = generate(
+        _config(extracts, recipients, days=days, format=format), progress=progress.enabled
+    )
+    progress.timed(f"{root.name}: generated", result.seconds)
     return extracts, {
         "dispatches": result.rows_written["dispatches"],
         "recipients_per_send": recipients,
@@ -568,6 +594,8 @@ def load_all(root: Path, warehouse: Path) -> Timed:
 
 # --- one `wa-warehouse run` as a child process ------------------------------
 
+ENV_LOGS_DIR = "WA_LOGS_DIR"  # where `wa-warehouse run` writes its full log
+
 # "[  12.3s] done   load_webhooks    2.7s" (the stamp is the time since the run began)
 _DONE = re.compile(r"^\s*(?:\[\s*[0-9.]+s\]\s*)?done\s+(\S+)\s+([0-9]+(?:\.[0-9]*)?)s\b")
 
@@ -624,6 +652,8 @@ def cli_run(
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("WA_")}
     env[ENV_SERVING_PATH] = str((serving / "serving.duckdb").resolve())
     env[ENV_SERVING_PARQUET_DIR] = str((serving / "parquet").resolve())
+    # the run's full log (dbt's lines) beside its output, not in the user's data/logs
+    env[ENV_LOGS_DIR] = str((log.parent / "logs").resolve())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     code, usage = _child(command, log=log, env=env)
     if code != 0:
@@ -744,6 +774,15 @@ class Bench:
     def __post_init__(self) -> None:
         self.figures: Figures = {}
         self.failures: list[str] = []
+        # what the bench is doing, on stderr (the figures go to stdout)
+        self.progress = ProgressLines(width=46)
+
+    @contextmanager
+    def phase(self, text: str) -> Iterator[None]:
+        """A progress line when the work starts, one with its duration when it ends."""
+        self.progress.line(f"{text} ...")
+        with self.progress.step(text):
+            yield
 
     @property
     def saved(self) -> Path:
@@ -771,6 +810,8 @@ class Bench:
         if self.keep or not root.exists():
             return
         for path in root.iterdir():
+            if path.is_dir() and path.name == "logs":
+                continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             elif path.suffix != ".log":
@@ -789,7 +830,9 @@ def full_and_reference(
     root = bench.fresh_root("full")
     f = bench.figures
     try:
-        extracts, generated = generate_extracts(root, dispatches, format=bench.format)
+        extracts, generated = generate_extracts(
+            root, dispatches, format=bench.format, progress=bench.progress
+        )
         bench.record("full", generated)
         as_of = as_of_after(LAST_DAY)
         print(
@@ -798,10 +841,12 @@ def full_and_reference(
             f"{generated['generate_s']:.1f}s; as-of {format_as_of(as_of)}"
         )
         if load:
-            _load_scenario(bench, extracts, root)
+            with bench.phase("load: bare read, then the loaders"):
+                _load_scenario(bench, extracts, root)
         rows = None  # the reference first: its figures stand even if the build fails
         if reference:
-            ref, rows = run_reference(extracts, as_of, log=root / "reference.log")
+            with bench.phase("reference: the one-query reference"):
+                ref, rows = run_reference(extracts, as_of, log=root / "reference.log")
             bench.record("reference", ref)
             print(
                 f"  {'reference query (one process)':<36}{ref['wall_s']:>8.1f}s wall"
@@ -812,13 +857,15 @@ def full_and_reference(
                 print("  reference = marts.campaign_performance_daily: not checked (no full build)")
         build = None
         if full:
-            build = cli_run(
-                extracts, root / "warehouse.duckdb", as_of=as_of, serving=root / "serving",
-                log=root / "full_build.log",
-            )  # fmt: skip
+            with bench.phase("full: wa-warehouse run, fresh warehouse"):
+                build = cli_run(
+                    extracts, root / "warehouse.duckdb", as_of=as_of, serving=root / "serving",
+                    log=root / "full_build.log",
+                )  # fmt: skip
             bench.record("full_build", build)
             _print_run("full build (fresh warehouse)", build)
             if rows is not None:
+                bench.progress.line("full: comparing the reference with the mart")
                 check = compare_totals(rows, mart_totals(root / "warehouse.duckdb"))
                 _record_check(bench, check)
         if build is not None and reference:
@@ -893,7 +940,7 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
     f = bench.figures
     try:
         extracts, generated = generate_extracts(
-            root, dispatches, days=INCREMENTAL_DAYS, format=bench.format
+            root, dispatches, days=INCREMENTAL_DAYS, format=bench.format, progress=bench.progress
         )
         bench.record("incremental", generated)
         feed, serving = root / "feed", root / "serving"
@@ -908,7 +955,10 @@ def incremental_scenario(bench: Bench, dispatches: int, *, fresh_build: bool = F
         runs: dict[str, dict[str, float]] = {}
 
         def run(name: str, label: str, target: Path = warehouse, **kwargs) -> None:
-            runs[name] = cli_run(feed, target, serving=serving, log=root / f"{name}.log", **kwargs)
+            with bench.phase(f"incremental: {label}"):
+                runs[name] = cli_run(
+                    feed, target, serving=serving, log=root / f"{name}.log", **kwargs
+                )
             bench.record(f"incremental_{name}", runs[name])
             _print_run(label, runs[name])
 
@@ -1009,16 +1059,19 @@ def memory_scenario(bench: Bench, dispatches: int) -> None:
             }
             print(f"\nmemory: {f['memory_dispatches']:,} dispatches (the full build's run)")
         else:
-            extracts, generated = generate_extracts(root, dispatches, format=bench.format)
+            extracts, generated = generate_extracts(
+                root, dispatches, format=bench.format, progress=bench.progress
+            )
             bench.record("memory", generated)
             print(
                 f"\nmemory: {generated['dispatches']:,} dispatches over {DEFAULT_DAYS} days "
                 f"({generated['extract_mb']:,.0f} MB)"
             )
-            build = cli_run(
-                extracts, root / "warehouse.duckdb", as_of=as_of_after(LAST_DAY),
-                serving=root / "serving", log=root / "memory_build.log",
-            )  # fmt: skip
+            with bench.phase("memory: wa-warehouse run, fresh warehouse"):
+                build = cli_run(
+                    extracts, root / "warehouse.duckdb", as_of=as_of_after(LAST_DAY),
+                    serving=root / "serving", log=root / "memory_build.log",
+                )  # fmt: skip
             bench.record("memory", build)
             _print_run("full build", build)
         gib = f["memory_peak_memory_mb"] / 1024
