@@ -25,7 +25,7 @@ def step_line(elapsed: float, status: str, step: str, seconds: float | None) -> 
     """``[  12.3s] done   load_webhooks    2.7s`` (no duration for a skipped step)."""
     if seconds is None:
         return f"{stamp(elapsed)} {status:<6} {step}"
-    return f"{stamp(elapsed)} {status:<6} {step:<44} {seconds:6.1f}s"
+    return f"{stamp(elapsed)} {status:<6} {step:<48} {seconds:6.1f}s"
 
 
 class StepProgressHandler(logging.Handler):
