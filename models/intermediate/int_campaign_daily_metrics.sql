@@ -100,12 +100,14 @@ final as (
         coalesce(response_counts.responses, 0) as responses,
         message_counts.marketing_opt_out_signals
     from message_counts
-    {%- for counts in ['click_counts', 'response_counts', 'conversion_counts', 'unsubscribe_counts'] %}
+    {% for counts in [
+        'click_counts', 'response_counts', 'conversion_counts', 'unsubscribe_counts'
+    ] -%}
     left join {{ counts }}
         on message_counts.account_id = {{ counts }}.account_id
         and message_counts.campaign_id = {{ counts }}.campaign_id
         and message_counts.cohort_date = {{ counts }}.cohort_date
-    {%- endfor %}
+    {% endfor -%}
 )
 
 select * from final

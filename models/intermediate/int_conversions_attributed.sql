@@ -78,9 +78,11 @@ final as (
         attributed.event_id is not null as is_attributed,
         conversions.currency,
         accounts.account_currency,
-        conversions.currency is distinct from accounts.account_currency as is_currency_mismatch,
+        -- `is [not] distinct from` in parentheses: the linter's DuckDB grammar
+        -- parses it bare only in where and on clauses
+        (conversions.currency is distinct from accounts.account_currency) as is_currency_mismatch,
         case
-            when conversions.currency is not distinct from accounts.account_currency
+            when (conversions.currency is not distinct from accounts.account_currency)
                 then coalesce(conversions.revenue, 0)
             else 0
         end as revenue_in_account_currency,

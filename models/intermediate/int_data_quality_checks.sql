@@ -2,12 +2,19 @@
   One row per (check_name, source) of the data_quality mart. Every check is
   always present: a check with nothing to report has rows = 0.
 #}
-{%- set sources = ['accounts', 'campaigns', 'templates', 'dispatches', 'webhooks', 'clicks', 'conversions', 'unsubscribes'] -%}
+{%- set sources = [
+    'accounts', 'campaigns', 'templates', 'dispatches',
+    'webhooks', 'clicks', 'conversions', 'unsubscribes',
+] -%}
 with
 
 extract_sources as (
-    select source
-    from (values {% for s in sources %}('{{ s }}'){{ ',' if not loop.last }}{% endfor %}) as extract_sources (source)
+    select extract_sources.source
+    from (
+        values
+        {%- for s in sources %}{{ ',' if not loop.first }}
+        ('{{ s }}'){% endfor %}
+    ) as extract_sources (source)
 ),
 
 quarantine as (
@@ -80,19 +87,28 @@ statuses_of_unknown_wamids as (
     select count(*) as rows
     from {{ ref('stg_raw__webhook_statuses') }} as statuses
     where statuses.status_at <= {{ as_of() }}
-        and statuses.wamid not in (select wamid from known_wamids)
+        and statuses.wamid not in (select known_wamids.wamid from known_wamids)
 ),
 
 unknown_wamid_counts as (
     select 'webhooks' as source, 'statuses' as noun, rows from statuses_of_unknown_wamids
     union all
-    select 'webhooks', 'replies', count(*) filter (where not is_known_message)
+    select
+        'webhooks' as source,
+        'replies' as noun,
+        count(*) filter (where not is_known_message) as rows
     from {{ ref('int_responses') }}
     union all
-    select 'clicks', 'clicks', count(*) filter (where not is_known_message)
+    select
+        'clicks' as source,
+        'clicks' as noun,
+        count(*) filter (where not is_known_message) as rows
     from {{ ref('int_clicks') }}
     union all
-    select 'unsubscribes', 'unsubscribes', count(*) filter (where has_unknown_wamid)
+    select
+        'unsubscribes' as source,
+        'unsubscribes' as noun,
+        count(*) filter (where has_unknown_wamid) as rows
     from {{ ref('int_unsubscribes_attributed') }}
 ),
 
@@ -101,9 +117,10 @@ unknown_wamids as (
         'unknown_wamids' as check_name,
         source,
         sum(rows) as rows,
-        string_agg(rows || ' ' || noun, ', ' order by noun)
+        (
+            string_agg(rows || ' ' || noun, ', ' order by noun)
             || ' name a wamid no dispatch knows (kept in staging, left out of campaign marts)'
-            as details
+        ) as details
     from unknown_wamid_counts
     group by source
 ),
@@ -113,8 +130,10 @@ unmapped_messages as (
         is_dropped,
         is_undelivered,
         case
-            when is_undelivered then 'webhook ' || coalesce(cast(error_code as varchar), 'without code')
-            when drop_code = 'META_API_ERROR' then 'send call ' || coalesce(cast(error_code as varchar), 'without code')
+            when is_undelivered
+                then 'webhook ' || coalesce(cast(error_code as varchar), 'without code')
+            when drop_code = 'META_API_ERROR'
+                then 'send call ' || coalesce(cast(error_code as varchar), 'without code')
             else 'drop code ' || coalesce(drop_code, 'missing')
         end as unmapped_code
     from {{ ref('int_messages') }}
@@ -126,10 +145,17 @@ unmapped_codes as (
         'unmapped_codes' as check_name,
         cast(null as varchar) as source,
         count(*) as rows,
-        count(*) filter (where is_dropped) || ' dropped, '
-            || count(*) filter (where is_undelivered) || ' undelivered messages under Unmapped Error'
-            || coalesce(' (codes: ' || string_agg(distinct unmapped_code, ', ' order by unmapped_code) || ')', '')
-            as details
+        (
+            count(*) filter (where is_dropped) || ' dropped, '
+            || count(*) filter (where is_undelivered)
+            || ' undelivered messages under Unmapped Error'
+            || coalesce(
+                ' (codes: '
+                || string_agg(distinct unmapped_code, ', ' order by unmapped_code)
+                || ')',
+                ''
+            )
+        ) as details
     from unmapped_messages
 ),
 
@@ -138,8 +164,10 @@ currency_mismatches as (
         'currency_mismatches' as check_name,
         'conversions' as source,
         count(*) as rows,
-        'attributed conversions in another currency than the account''s: counted, revenue not summed'
-            as details
+        (
+            'attributed conversions in another currency than the account''s: '
+            || 'counted, revenue not summed'
+        ) as details
     from {{ ref('int_conversions_attributed') }}
     where is_attributed and is_currency_mismatch
 ),
@@ -149,8 +177,10 @@ unattributed_unsubscribes as (
         'unattributed_unsubscribes' as check_name,
         'unsubscribes' as source,
         count(*) filter (where not is_attributed) as rows,
-        'unsubscribes matched to no campaign message (unknown wamid, or no delivered message in the 168 h before)'
-            as details
+        (
+            'unsubscribes matched to no campaign message (unknown wamid, '
+            || 'or no delivered message in the 168 h before)'
+        ) as details
     from {{ ref('int_unsubscribes_attributed') }}
 ),
 
@@ -159,15 +189,21 @@ unknown_reply_payloads as (
         'unknown_reply_payloads' as check_name,
         'webhooks' as source,
         count(*) as rows,
-        'replies whose button payload matches no button of the campaign''s template'
+        (
+            'replies whose button payload matches no button of the campaign''s template'
             || coalesce(' (' || string_agg(distinct button_id, ', ' order by button_id) || ')', '')
-            || ': counted under the raw payload' as details
+            || ': counted under the raw payload'
+        ) as details
     from {{ ref('int_responses') }}
     where is_known_message and response_kind = 'unknown_payload'
 ),
 
 final as (
-    {%- for check in ['quarantined_rows', 'unknown_files', 'duplicates_removed', 'unknown_wamids', 'unmapped_codes', 'currency_mismatches', 'unattributed_unsubscribes', 'unknown_reply_payloads'] %}
+    {%- for check in [
+        'quarantined_rows', 'unknown_files', 'duplicates_removed', 'unknown_wamids',
+        'unmapped_codes', 'currency_mismatches', 'unattributed_unsubscribes',
+        'unknown_reply_payloads',
+    ] %}
     select check_name, source, rows, details from {{ check }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}

@@ -84,10 +84,14 @@ recipient_countries as (
         coalesce(code4.country_code, code3.country_code, code2.country_code, code1.country_code)
             as recipient_country
     from recipient_numbers
-    left join calling_codes as code4 on code4.calling_code = substr(recipient_numbers.e164_digits, 1, 4)
-    left join calling_codes as code3 on code3.calling_code = substr(recipient_numbers.e164_digits, 1, 3)
-    left join calling_codes as code2 on code2.calling_code = substr(recipient_numbers.e164_digits, 1, 2)
-    left join calling_codes as code1 on code1.calling_code = substr(recipient_numbers.e164_digits, 1, 1)
+    left join calling_codes as code4
+        on code4.calling_code = substr(recipient_numbers.e164_digits, 1, 4)
+    left join calling_codes as code3
+        on code3.calling_code = substr(recipient_numbers.e164_digits, 1, 3)
+    left join calling_codes as code2
+        on code2.calling_code = substr(recipient_numbers.e164_digits, 1, 2)
+    left join calling_codes as code1
+        on code1.calling_code = substr(recipient_numbers.e164_digits, 1, 1)
 ),
 
 final as (
@@ -100,7 +104,8 @@ final as (
         dispatches.wamid,
         recipient_countries.recipient_country,
         dispatches.attempted_at,
-        {{ local_date('dispatches.attempted_at', "coalesce(accounts.timezone, 'UTC')") }} as cohort_date,
+        {{ local_date('dispatches.attempted_at', "coalesce(accounts.timezone, 'UTC')") }}
+            as cohort_date,
         dispatches.result = 'SENT' as is_sent,
         dispatches.result = 'DROPPED' as is_dropped,
         dispatches.drop_code,

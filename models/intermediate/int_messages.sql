@@ -83,10 +83,14 @@ final as (
         is_sent and has_status_by_as_of as has_any_status,
         is_sent and has_delivery_status as is_delivered,
         is_sent and has_read_status as is_opened,
-        is_sent and not has_delivery_status
-            and (has_failed_status or is_past_report_deadline) as is_undelivered,
-        is_sent and not has_delivery_status
-            and not has_failed_status and not is_past_report_deadline as is_delivery_pending,
+        (
+            is_sent and not has_delivery_status
+            and (has_failed_status or is_past_report_deadline)
+        ) as is_undelivered,
+        (
+            is_sent and not has_delivery_status
+            and not has_failed_status and not is_past_report_deadline
+        ) as is_delivery_pending,
         is_sent and has_marketing_opt_out_status as is_marketing_opt_out_signal,
         case when has_delivery_status then delivered_at end as delivered_at,
         case when has_read_status then read_at end as read_at,

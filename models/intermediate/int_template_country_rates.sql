@@ -42,7 +42,10 @@ template_rates as (
     left join clicked_messages
         on messages.dispatch_id = clicked_messages.dispatch_id
     where campaigns.template_name is not null
-    group by messages.account_id, campaigns.template_name, campaigns.template_language,
+    group by
+        messages.account_id,
+        campaigns.template_name,
+        campaigns.template_language,
         messages.recipient_country
 )
 

@@ -40,7 +40,7 @@ by_recent_delivery as (
         on unsubscribes.account_id = messages.account_id
         and unsubscribes.user_id = messages.user_id
         and messages.is_delivered
-        and messages.attempted_at <= unsubscribes.occurred_at
+        and unsubscribes.occurred_at >= messages.attempted_at
         and messages.attempted_at >= {{ add_hours('unsubscribes.occurred_at', -168) }}
     where unsubscribes.wamid is null
     group by unsubscribes.unsubscribe_id

@@ -11,10 +11,9 @@ daily_metrics as (
 campaign_totals as (
     select
         account_id,
-        campaign_id,
-        {%- for column in campaign_count_columns() %}
-        {{ sum_metric(column) }} as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        campaign_id
+        {%- for column in campaign_count_columns() %},
+        {{ sum_metric(column) }} as {{ column }}{% endfor %}
     from daily_metrics
     group by account_id, campaign_id
 ),
@@ -26,10 +25,9 @@ zero_filled as (
         campaigns.campaign_name,
         campaigns.campaign_type,
         campaigns.template_name,
-        campaigns.template_category,
-        {%- for column in campaign_count_columns() %}
-        coalesce(campaign_totals.{{ column }}, 0) as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        campaigns.template_category
+        {%- for column in campaign_count_columns() %},
+        coalesce(campaign_totals.{{ column }}, 0) as {{ column }}{% endfor %}
     from campaigns
     left join campaign_totals
         on campaigns.account_id = campaign_totals.account_id

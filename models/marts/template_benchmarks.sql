@@ -47,15 +47,23 @@ final as (
         with_rates.delivered,
         with_rates.read_rate,
         with_rates.click_rate,
-        case when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
-            then cohort_benchmarks.read_rate_p75 end as benchmark_read_rate,
-        case when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
-            then cohort_benchmarks.click_rate_p75 end as benchmark_click_rate,
+        case
+            when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
+                then cohort_benchmarks.read_rate_p75
+        end as benchmark_read_rate,
+        case
+            when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
+                then cohort_benchmarks.click_rate_p75
+        end as benchmark_click_rate,
         coalesce(cohort_benchmarks.cohort_accounts, 0) as cohort_accounts,
-        with_rates.read_rate - case when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
-            then cohort_benchmarks.read_rate_p75 end as read_rate_vs_benchmark,
-        with_rates.click_rate - case when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
-            then cohort_benchmarks.click_rate_p75 end as click_rate_vs_benchmark
+        with_rates.read_rate - case
+            when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
+                then cohort_benchmarks.read_rate_p75
+        end as read_rate_vs_benchmark,
+        with_rates.click_rate - case
+            when cohort_benchmarks.cohort_accounts >= {{ min_accounts }}
+                then cohort_benchmarks.click_rate_p75
+        end as click_rate_vs_benchmark
     from with_rates
     left join cohort_benchmarks
         on with_rates.recipient_country = cohort_benchmarks.recipient_country

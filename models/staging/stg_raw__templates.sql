@@ -6,7 +6,9 @@ templates as (
 ),
 
 deduplicated as (
-    {{ deduplicate('templates', 'account_id, template_name, language', '_file_day desc, _row_number desc') }}
+    {{ deduplicate(
+        'templates', 'account_id, template_name, language', '_file_day desc, _row_number desc'
+    ) }}
 )
 
 select
