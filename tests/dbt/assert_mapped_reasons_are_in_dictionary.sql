@@ -13,11 +13,12 @@ used as (
         reason
     from {{ ref('error_code_reasons') }}
     union
-    select 'dropped', reason from {{ ref('drop_code_reasons') }} where reason is not null
+    select 'dropped' as kind, reason from {{ ref('drop_code_reasons') }}
+    where reason is not null
     union
-    select 'dropped', reason from {{ ref('dropped_reasons') }}
+    select 'dropped' as kind, reason from {{ ref('dropped_reasons') }}
     union
-    select 'undelivered', reason from {{ ref('undelivered_reasons') }}
+    select 'undelivered' as kind, reason from {{ ref('undelivered_reasons') }}
 )
 
 select used.kind, used.reason

@@ -1,7 +1,9 @@
 -- Daily, weekly and monthly rows sum to the campaign totals, for every count.
 -- Dagster shows this test as a check of campaign_performance (it reads several models).
 {{ config(meta={'dagster': {'ref': {'name': 'campaign_performance'}}}) }}
-{%- set periods = ['campaign_performance_daily', 'campaign_performance_weekly', 'campaign_performance_monthly'] %}
+{%- set periods = [
+    'campaign_performance_daily', 'campaign_performance_weekly', 'campaign_performance_monthly'
+] %}
 with
 
 totals as (
@@ -12,10 +14,9 @@ totals as (
 {{ period }}_sums as (
     select
         account_id,
-        campaign_id,
-        {%- for column in campaign_count_columns() %}
-        sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        campaign_id
+        {%- for column in campaign_count_columns() %},
+        sum({{ column }}) as {{ column }}{% endfor %}
     from {{ ref(period) }}
     group by account_id, campaign_id
 ),
@@ -29,9 +30,8 @@ mismatches as (
         on totals.account_id = sums.account_id
         and totals.campaign_id = sums.campaign_id
     where
-        {%- for column in campaign_count_columns() %}
-        totals.{{ column }} <> coalesce(sums.{{ column }}, 0){{ ' or' if not loop.last }}
-        {%- endfor %}
+        {%- for column in campaign_count_columns() %}{{ ' or' if not loop.first }}
+        totals.{{ column }} <> coalesce(sums.{{ column }}, 0){% endfor %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 )
