@@ -7,7 +7,9 @@
   re-parse the whole project (and an env_var in dbt_project.yml would too).
   A hand-run `dbt build` may pass `--vars '{as_of: ...}'` instead; without
   either, the contract default applies: the next UTC midnight after the
-  newest YYYY-MM-DD in a loaded extract file name.
+  newest YYYY-MM-DD of an extract file whose latest load loaded rows (an
+  empty file, or one quarantined whole, never counts); the same rule as
+  orchestration.loading.ledger.newest_loaded_day.
 #}
 {% macro as_of() -%}
     {%- set value = (var('as_of', none) or env_var('WA_AS_OF', '')) | trim -%}
@@ -15,9 +17,13 @@
         {{ utc_timestamp_literal(value) }}
     {%- else -%}
         (
-            select cast(max(cast(regexp_extract(file, '(\d{4}-\d{2}-\d{2})', 1) as date)) + 1 as timestamp)
-            from raw._loads
-            where regexp_matches(file, '\d{4}-\d{2}-\d{2}')
+            select cast(max(cast(regexp_extract(latest.file, '(\d{4}-\d{2}-\d{2})', 1) as date)) + 1 as timestamp)
+            from raw._loads as latest
+            where latest.rows_loaded > 0
+                and regexp_matches(latest.file, '\d{4}-\d{2}-\d{2}')
+                and not exists (
+                    select 1 from raw._loads as later where later.replaced_load_id = latest.load_id
+                )
         )
     {%- endif -%}
 {%- endmacro %}

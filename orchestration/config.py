@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from orchestration.layout import extract_day_of
-
 ENV_EXTRACTS_DIR = "WA_EXTRACTS_DIR"
 ENV_WAREHOUSE_PATH = "WA_WAREHOUSE_PATH"
 ENV_AS_OF = "WA_AS_OF"
@@ -23,6 +21,8 @@ ENV_SERVING_PATH = "WA_SERVING_PATH"
 ENV_SERVING_PARQUET_DIR = "WA_SERVING_PARQUET_DIR"
 ENV_LOAD_ALWAYS_HASH = "WA_LOAD_ALWAYS_HASH"
 ENV_MEMORY_LIMIT = "WA_MEMORY_LIMIT"
+ENV_DAGSTER_HOME = "DAGSTER_HOME"
+ENV_LOGS_DIR = "WA_LOGS_DIR"
 
 # The run tag that shows a run's as-of time in the UI (the value itself is the
 # run config of the as_of resource: orchestration.resources.AsOfResource).
@@ -71,15 +71,31 @@ class Settings:
     warehouse_path: Path
     serving_path: Path
     serving_parquet_dir: Path
-    as_of: datetime | None = None  # None: derived from the extract file names
+    as_of: datetime | None = None  # None: derived from the loaded extracts (AsOfResource)
     # hash every extract file on every load, not only the new or modified ones
     load_always_hash: bool = False
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    # the Dagster instance CLI runs, schedules and the UI share; None: the folder
+    # ``dagster`` beside the warehouse (data/dagster by default)
+    dagster_home_dir: Path | None = None
+    # the full log of every ``wa-warehouse run``; None: the folder ``logs`` beside the
+    # warehouse (data/logs by default)
+    logs_dir_override: Path | None = None
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.dagster_home_dir or self.warehouse_path.parent / "dagster"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.logs_dir_override or self.warehouse_path.parent / "logs"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         as_of_text = env.get(ENV_AS_OF)
+        dagster_home = env.get(ENV_DAGSTER_HOME, "").strip()
+        logs_dir = env.get(ENV_LOGS_DIR, "").strip()
         return cls(
             extracts_dir=Path(env.get(ENV_EXTRACTS_DIR, DEFAULT_EXTRACTS_DIR)),
             warehouse_path=Path(env.get(ENV_WAREHOUSE_PATH, DEFAULT_WAREHOUSE_PATH)),
@@ -89,15 +105,13 @@ class Settings:
             load_always_hash=env.get(ENV_LOAD_ALWAYS_HASH, "").strip().lower()
             in ("1", "true", "yes"),
             memory_limit=env.get(ENV_MEMORY_LIMIT, "").strip() or DEFAULT_MEMORY_LIMIT,
+            dagster_home_dir=Path(dagster_home) if dagster_home else None,
+            logs_dir_override=Path(logs_dir) if logs_dir else None,
         )
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with every override that is not None applied (CLI flags)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-    def resolved_as_of(self) -> datetime:
-        """The explicit as-of time, or the default derived from the extracts."""
-        return self.as_of or default_as_of(self.extracts_dir)
 
 
 def parse_date(text: str, flag: str) -> date:
@@ -119,29 +133,6 @@ def parse_as_of(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def newest_extract_day(extracts_dir: Path) -> date | None:
-    """The newest ``YYYY-MM-DD`` found in a valid extract file name."""
-    if not extracts_dir.is_dir():
-        return None
-    days = {
-        day
-        for path in extracts_dir.glob("*/*")
-        if path.is_file() and (day := extract_day_of(path.parent.name, path.name))
-    }
-    return date.fromisoformat(max(days)) if days else None
-
-
-def default_as_of(extracts_dir: Path) -> datetime:
-    """The next UTC midnight after the newest extract day (the marts contract)."""
-    newest = newest_extract_day(extracts_dir)
-    if newest is None:
-        raise ConfigError(
-            f"no dated extract file under {extracts_dir}: cannot derive the as-of time; "
-            f"deliver extracts there or pass --as-of / set {ENV_AS_OF}"
-        )
-    return as_of_after(newest)
 
 
 def as_of_after(day: date) -> datetime:

@@ -28,6 +28,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     extracts = ExtractsResource(
         root=str(settings.extracts_dir), always_hash=settings.load_always_hash
     )
+    warehouse = WarehouseResource(
+        path=str(settings.warehouse_path), memory_limit=settings.memory_limit
+    )
     return dg.Definitions(
         assets=[*raw_assets, *dbt_model_assets, *publishing_assets],
         asset_checks=asset_checks,
@@ -35,11 +38,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=schedules,
         sensors=sensors,
         resources={
-            "warehouse": WarehouseResource(
-                path=str(settings.warehouse_path), memory_limit=settings.memory_limit
-            ),
+            "warehouse": warehouse,
             "extracts": extracts,
-            "as_of": AsOfResource.configure_at_launch(extracts=extracts),
+            "as_of": AsOfResource.configure_at_launch(warehouse=warehouse),
             "serving": ServingResource(
                 path=str(settings.serving_path), parquet_dir=str(settings.serving_parquet_dir)
             ),

@@ -9,7 +9,16 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from orchestration.config import DEFAULT_MEMORY_LIMIT, default_as_of, parse_as_of
+from orchestration.config import (
+    AS_OF_TAG,
+    DEFAULT_MEMORY_LIMIT,
+    ENV_AS_OF,
+    ConfigError,
+    as_of_after,
+    format_as_of,
+    parse_as_of,
+)
+from orchestration.loading.ledger import newest_loaded_day
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -54,21 +63,46 @@ class AsOfResource(dg.ConfigurableResource):
     """The run's as-of time, resolved once per run: the one value every step uses.
 
     ``value`` (ISO 8601) comes from whoever launched the run (the CLI's
-    ``--as-of`` or default, a schedule's tick, the sensor, the launchpad);
-    empty, it is the contract default, the next UTC midnight after the newest
-    extract day, worked out at first use and kept for the rest of the run.
+    ``--as-of``, a schedule's tick, the launchpad). Empty (the CLI and the
+    sensor without ``--as-of``), it is the contract default, worked out from the
+    warehouse at first use, after the loads, and kept for the rest of the run:
+    the next UTC midnight after the newest extract day of a file that loaded
+    rows. An empty file, a file quarantined whole or one whose every row was
+    quarantined never moves it. The resolved value is added to the run's tags
+    (``wa/as_of``), so the UI shows it.
     """
 
-    extracts: dg.ResourceDependency[ExtractsResource]
+    warehouse: dg.ResourceDependency[WarehouseResource]
     value: str = ""
     _resolved: datetime | None = PrivateAttr(default=None)
+    _run: tuple[dg.DagsterInstance, str] | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.instance is not None and context.run_id:
+            self._run = (context.instance, context.run_id)
 
     @property
     def resolved(self) -> datetime:
         if self._resolved is None:
             text = self.value.strip()
-            self._resolved = parse_as_of(text) if text else default_as_of(self.extracts.path)
+            self._resolved = parse_as_of(text) if text else self._default()
+            if self._run is not None and not text:
+                instance, run_id = self._run
+                instance.add_run_tags(run_id, {AS_OF_TAG: format_as_of(self._resolved)})
         return self._resolved
+
+    def _default(self) -> datetime:
+        if not Path(self.warehouse.path).exists():
+            newest = None
+        else:
+            with self.warehouse.connect(read_only=True) as con:
+                newest = newest_loaded_day(con)
+        if newest is None:
+            raise ConfigError(
+                f"no extract file has loaded rows into {self.warehouse.path}: cannot derive the "
+                f"as-of time; deliver extracts or pass --as-of / set {ENV_AS_OF}"
+            )
+        return as_of_after(newest)
 
 
 class ServingResource(dg.ConfigurableResource):

@@ -34,17 +34,22 @@ TRIGGER_TAG = "wa/trigger"
 CLI_TRIGGER = "cli"
 
 
-def run_config_for(*, as_of: datetime, full_refresh: bool = False) -> dict:
-    """Run config of a ``build_warehouse`` run for the given as-of time."""
+def run_config_for(*, as_of: datetime | None, full_refresh: bool = False) -> dict:
+    """Run config of a ``build_warehouse`` run for the given as-of time (None: the
+    default, derived from the warehouse after the run's loads)."""
     return {
-        "resources": {"as_of": {"config": {"value": format_as_of(as_of)}}},
+        "resources": {"as_of": {"config": {"value": format_as_of(as_of) if as_of else ""}}},
         "ops": {warehouse_dbt_models.op.name: {"config": {"full_refresh": full_refresh}}},
     }
 
 
-def run_tags(trigger: str, as_of: datetime) -> dict[str, str]:
-    """The tags every writing run carries: its as-of time and what started it."""
-    return {AS_OF_TAG: format_as_of(as_of), TRIGGER_TAG: trigger}
+def run_tags(trigger: str, as_of: datetime | None) -> dict[str, str]:
+    """The tags every writing run carries: what started it and, when the launcher
+    knows it, its as-of time (a derived one is tagged when the run resolves it)."""
+    tags = {TRIGGER_TAG: trigger}
+    if as_of is not None:
+        tags[AS_OF_TAG] = format_as_of(as_of)
+    return tags
 
 
 build_warehouse = dg.define_asset_job(

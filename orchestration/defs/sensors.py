@@ -20,7 +20,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.config import ConfigError, default_as_of
 from orchestration.defs.jobs import WRITER_TAG, build_warehouse, run_config_for, run_tags
 from orchestration.layout import source_of
 from orchestration.loading.schema import table_exists
@@ -119,15 +118,12 @@ def new_extract_files_sensor(
         )
     if not pending:
         return dg.SkipReason("no new extract files")
-    try:
-        as_of = default_as_of(extracts.path)
-    except ConfigError as error:
-        return dg.SkipReason(str(error))
     context.log.info(f"{len(pending)} new extract file(s), e.g. {pending[0].path}")
     return dg.RunRequest(
         run_key=_run_key(pending),
-        run_config=run_config_for(as_of=as_of),
-        tags=run_tags("new_extract_files", as_of),
+        # the as-of time is derived after the run's loads, from the files that loaded rows
+        run_config=run_config_for(as_of=None),
+        tags=run_tags("new_extract_files", None),
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.loading.schema import qualified, tables_of
+from orchestration.loading.schema import SCHEMA, qualified, table_exists, tables_of
 
 _CHUNK = 1 << 20
 
@@ -125,6 +125,41 @@ def latest_loads(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, 
         file: PreviousLoad(load_id, sha256, size, mtime)
         for file, load_id, sha256, size, mtime in found
     }
+
+
+#: The latest load (the one no later load replaced) of every dated extract file,
+#: with its day and what it loaded. A file quarantined whole has no rows loaded
+#: and one quarantined row; an empty (header-only) file has neither.
+LATEST_DATED_LOADS_SQL = f"""
+SELECT l.source, l.file, l.rows_loaded, l.rows_quarantined,
+    CAST(regexp_extract(l.file, '(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1) AS DATE) AS day
+FROM {LOADS} AS l
+WHERE regexp_matches(l.file, '\\d{{4}}-\\d{{2}}-\\d{{2}}')
+  AND NOT EXISTS (SELECT 1 FROM {LOADS} AS r WHERE r.replaced_load_id = l.load_id)
+"""
+
+
+def newest_loaded_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest extract day of a file whose latest load loaded rows (the as-of rule):
+    an empty file, a file quarantined whole or one whose every row was quarantined
+    never counts. None before anything loaded."""
+    if not table_exists(con, SCHEMA, "_loads"):
+        return None
+    return con.execute(
+        f"SELECT max(day) FROM ({LATEST_DATED_LOADS_SQL}) WHERE rows_loaded > 0"
+    ).fetchone()[0]
+
+
+def newest_delivered_day(con: duckdb.DuckDBPyConnection, source: str) -> date | None:
+    """The newest extract day of ``source`` delivered in a usable file: one that loaded
+    rows or was empty (a day without events), not one quarantined whole."""
+    if not table_exists(con, SCHEMA, "_loads"):
+        return None
+    return con.execute(
+        f"SELECT max(day) FROM ({LATEST_DATED_LOADS_SQL}) "
+        "WHERE source = ? AND (rows_loaded > 0 OR rows_quarantined = 0)",
+        [source],
+    ).fetchone()[0]
 
 
 def delete_file_rows(con: duckdb.DuckDBPyConnection, source: str, files: str | list[str]) -> None:

@@ -14,8 +14,9 @@ import duckdb
 import pytest
 
 from orchestration import publish
-from orchestration.config import default_as_of
+from orchestration.config import as_of_after
 from orchestration.defs.publishing import MART_KEYS, serving_publication
+from orchestration.loading.ledger import newest_loaded_day
 from orchestration.publish import (
     PUBLICATION_JSON,
     STORAGE_VERSION,
@@ -26,7 +27,6 @@ from orchestration.publish import (
 )
 from orchestration.resources import (
     AsOfResource,
-    ExtractsResource,
     ServingResource,
     WarehouseResource,
 )
@@ -382,13 +382,13 @@ def test_the_asset_publishes_only_after_a_successful_build(tmp_path: Path, fail:
     serving = ServingResource(
         path=str(tmp_path / "serving.duckdb"), parquet_dir=str(tmp_path / "serving")
     )
-    extracts = ExtractsResource(root=str(tmp_path / "extracts"))
+    warehouse_resource = WarehouseResource(path=str(warehouse))
     result = dg.materialize(
         [_fake_dbt(warehouse, fail=fail), serving_publication],
         resources={
-            "warehouse": WarehouseResource(path=str(warehouse)),
+            "warehouse": warehouse_resource,
             "serving": serving,
-            "as_of": AsOfResource(extracts=extracts, value="2026-11-11T00:00:00Z"),
+            "as_of": AsOfResource(warehouse=warehouse_resource, value="2026-11-11T00:00:00Z"),
         },
         raise_on_error=False,
     )
@@ -440,7 +440,11 @@ def test_run_publishes_and_a_rerun_changes_nothing_while_readers_poll(
     for name in marts:
         assert run.query(f"select count(*) from marts.{name}")[0][0] == published[name]
         assert (run.serving_parquet_dir / f"{name}.parquet").is_file()
-    assert as_of == default_as_of(run.extracts)  # the run's as-of time, from its tag
+    newest = duckdb.connect(str(run.warehouse), read_only=True)
+    try:  # the run's as-of time: the midnight after the newest day that loaded rows
+        assert as_of == as_of_after(newest_loaded_day(newest))
+    finally:
+        newest.close()
 
     fingerprints = mart_fingerprints(run)
     loads = run.query("select count(*) from raw._loads")

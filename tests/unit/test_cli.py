@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import main
-from orchestration.config import ConfigError, Settings, default_as_of, parse_as_of
+from orchestration.config import Settings, parse_as_of
 from tests.conftest import cli_env, run_cli
 
 
@@ -77,20 +77,6 @@ def test_flags_override_variables_override_defaults(tmp_path: Path) -> None:
     overridden = settings.with_overrides(warehouse_path=Path("/y.duckdb"), extracts_dir=None)
     assert overridden.warehouse_path == Path("/y.duckdb")
     assert overridden.extracts_dir == Path("data/extracts")
-
-
-def test_default_as_of_is_next_utc_midnight_after_newest_valid_file(tmp_path: Path) -> None:
-    for relative in (
-        "dispatches/dispatches-2026-10-30.csv",
-        "webhooks/webhooks-2026-10-31.jsonl.gz",
-        "clicks/not-a-layout-name-2026-12-31.csv",  # outside the layout: ignored
-    ):
-        path = tmp_path / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
-    assert default_as_of(tmp_path) == datetime(2026, 11, 1, tzinfo=UTC)
-    with pytest.raises(ConfigError, match="no dated extract file"):
-        default_as_of(tmp_path / "empty")
 
 
 def test_as_of_parsing() -> None:

@@ -31,7 +31,6 @@ from orchestration.defs.transform import (
     warehouse_dbt_models,
 )
 from orchestration.layout import SOURCES
-from orchestration.resources import AsOfResource, ExtractsResource
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 UPDATE_SNAPSHOTS = "WA_UPDATE_SNAPSHOTS"
@@ -319,66 +318,6 @@ def test_replaced_loads_are_rebuilt_once() -> None:
         assert replaced_loads(con) == {"clicks": ["l6"]}
     finally:
         con.close()
-
-
-# -- the as-of resource ------------------------------------------------------------------
-
-
-def _extract(root: Path, day: str) -> None:
-    folder = root / "clicks"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"clicks-{day}.csv").write_text(
-        "click_id,wamid,clicked_at,url,button_id,card_index\n"
-    )
-
-
-def test_the_as_of_resource_defaults_to_the_midnight_after_the_newest_extract(
-    tmp_path: Path,
-) -> None:
-    _extract(tmp_path, "2026-10-30")
-    extracts = ExtractsResource(root=str(tmp_path))
-    assert AsOfResource(extracts=extracts).resolved == datetime(2026, 10, 31, tzinfo=UTC)
-    assert AsOfResource(extracts=extracts, value=" ").resolved == datetime(2026, 10, 31, tzinfo=UTC)
-    given = AsOfResource(extracts=extracts, value="2026-11-11T03:00:00+03:00")
-    assert given.resolved == datetime(2026, 11, 11, tzinfo=UTC)
-
-
-def test_the_as_of_time_is_resolved_once_per_run(tmp_path: Path) -> None:
-    """Every step of a run sees the same as-of time, even when files arrive meanwhile."""
-    root = tmp_path / "extracts"
-    _extract(root, "2026-10-30")
-    seen: list[datetime] = []
-
-    @dg.op
-    def first(as_of: AsOfResource) -> None:
-        seen.append(as_of.resolved)
-        _extract(root, "2026-11-05")  # a newer file arrives during the run
-
-    @dg.op(ins={"after": dg.In(dg.Nothing)})
-    def second(as_of: AsOfResource) -> None:
-        seen.append(as_of.resolved)
-
-    @dg.job
-    def probe() -> None:
-        second(after=first())
-
-    settings = Settings.from_env({"WA_EXTRACTS_DIR": str(root)})
-    # the resources the pipeline's definitions wire up, the as_of one configured at launch
-    probe_defs = dg.Definitions(jobs=[probe], resources=build_definitions(settings).resources)
-    job = probe_defs.resolve_job_def("probe")
-    assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
-    assert seen == [datetime(2026, 10, 31, tzinfo=UTC)] * 2
-    # the next run resolves it again: the newer file counts now
-    seen.clear()
-    assert job.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
-    assert seen == [datetime(2026, 11, 6, tzinfo=UTC)] * 2
-    # a launcher's value wins over the extracts
-    seen.clear()
-    config = {"resources": run_config_for(as_of=datetime(2026, 12, 1, tzinfo=UTC))["resources"]}
-    assert job.execute_in_process(
-        run_config=config, instance=dg.DagsterInstance.ephemeral()
-    ).success
-    assert seen == [datetime(2026, 12, 1, tzinfo=UTC)] * 2
 
 
 # -- dbt is prepared, not parsed, when the definitions load -----------------------------
