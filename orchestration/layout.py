@@ -46,6 +46,13 @@ class Source:
     def match(self, file_name: str) -> re.Match[str] | None:
         return self.file_pattern.fullmatch(file_name)
 
+    @property
+    def expected_name(self) -> str:
+        """The file-name pattern for people, e.g. ``dispatches-YYYY-MM-DD.{csv,csv.gz,parquet}``."""
+        day = "-YYYY-MM-DD" if "(?P<day>" in self.file_pattern.pattern else ""
+        formats = self.formats[0] if len(self.formats) == 1 else "{" + ",".join(self.formats) + "}"
+        return f"{self.name}{day}.{formats}"
+
 
 TABULAR_FORMATS = ("csv", "csv.gz", "parquet")
 _TAB = r"(?P<format>csv|csv\.gz|parquet)"
@@ -179,6 +186,17 @@ def source_of(folder: str, file_name: str) -> Source | None:
     """The source a file at ``<root>/<folder>/<file_name>`` belongs to, if it fits the layout."""
     source = SOURCES_BY_FOLDER.get(folder)
     return source if source is not None and source.match(file_name) else None
+
+
+def layout_hint(rel: str) -> str:
+    """Why a file under the extracts root (``rel``: its relative path) is not loaded,
+    and the name it should have."""
+    folder = rel.rpartition("/")[0]
+    source = SOURCES_BY_FOLDER.get(folder)
+    if source is not None:
+        return f"its name does not match {folder}/{source.expected_name} (a valid day)"
+    folders = ", ".join(f"{s.folder}/" for s in SOURCES.values())
+    return f"it is not directly in a source folder ({folders})"
 
 
 def extract_day_of(folder: str, file_name: str) -> str | None:

@@ -1,9 +1,10 @@
 """A Dagster logger that prints one short line per step: what the CLI shows while it runs.
 
 ``[  12.3s] done   load_webhooks    2.7s``: the time since the run started,
-done, FAILED or skipped, the step, its duration. The complete event log stays
-in Dagster's storage (the UI); this logger is enabled only by the CLI's run
-config.
+done, FAILED or skipped, the step, its duration; and a ``warning`` line for
+every warning a step logs (a quarantined file, a file outside the layout).
+The complete event log stays in Dagster's storage (the UI); this logger is
+enabled only by the CLI's run config.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def step_line(elapsed: float, status: str, step: str, seconds: float | None) -> 
     return f"{stamp(elapsed)} {status:<6} {step:<48} {seconds:6.1f}s"
 
 
+def warning_line(message: str) -> str:
+    """``  warning  quarantined dispatches/dispatches-2026-12-10.csv: empty file``."""
+    return f"  warning  {message}"
+
+
 class StepProgressHandler(logging.Handler):
     """Prints a line when a step finishes, fails or is skipped: time since the run began."""
 
@@ -40,6 +46,8 @@ class StepProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", {})
         event = meta.get("dagster_event")
         if event is None:
+            if record.levelno >= logging.WARNING:
+                self._print(warning_line(meta.get("orig_message") or record.getMessage()))
             return
         now = time.perf_counter()
         run, kind = meta.get("run_id") or "", event.event_type_value

@@ -8,7 +8,7 @@ metadata. Loading is idempotent: a rerun over the same files changes nothing.
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.layout import SOURCES
+from orchestration.layout import SOURCES, layout_hint
 from orchestration.loading import ensure_raw_schema, load_source, record_unknown_files
 from orchestration.resources import ExtractsResource, WarehouseResource
 
@@ -64,6 +64,8 @@ def _loader_asset(source: str) -> dg.AssetsDefinition:
             f"{source}: {result.files_loaded} file(s) loaded, {result.files_skipped} unchanged, "
             f"{result.rows_loaded} rows, {result.rows_quarantined} quarantined"
         )
+        for file, reason in result.quarantined_files:
+            context.log.warning(f"quarantined {file}: {reason} (raw._quarantine)")
         for table in tables:
             yield dg.MaterializeResult(
                 asset_key=raw_asset_key(table), metadata=result.to_metadata()
@@ -88,7 +90,7 @@ def unknown_extract_files(
         ensure_raw_schema(con)
         unknown = record_unknown_files(con, extracts.path)
     for name in unknown:
-        context.log.warning(f"not in the extract layout, not loaded: {name}")
+        context.log.warning(f"not loaded: {name}: {layout_hint(name)}")
     return dg.MaterializeResult(
         metadata={"unknown_files": len(unknown), "files": dg.MetadataValue.json(unknown)}
     )

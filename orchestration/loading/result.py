@@ -27,6 +27,8 @@ class LoadResult:
     bytes_read: int = 0
     files_quarantined: int = 0
     table_rows: dict[str, int] = field(default_factory=dict)
+    # (relative path, reason) of every file of this run quarantined whole
+    quarantined_files: list[tuple[str, str]] = field(default_factory=list)
 
     def add_table_rows(self, rows: dict[str, int]) -> None:
         """Accumulate rows written per raw table."""

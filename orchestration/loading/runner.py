@@ -175,10 +175,12 @@ def _load_batch(
     finally:
         loader.cleanup(con)
         drop_temp(con, BATCH)
-    for no, ((_, digest, earlier), file_counts) in enumerate(zip(batch, counts, strict=True)):
+    for no, ((file, digest, earlier), file_counts) in enumerate(zip(batch, counts, strict=True)):
         result.files_loaded += 1
         result.files_replaced += earlier is not None
-        result.files_quarantined += no in reasons
+        if no in reasons:
+            result.files_quarantined += 1
+            result.quarantined_files.append((file.rel, reasons[no]))
         result.rows_loaded += file_counts.rows_loaded
         result.rows_quarantined += file_counts.rows_quarantined
         result.bytes_read += digest.size
