@@ -53,6 +53,7 @@ from orchestration.config import ENV_AS_OF, format_as_of
 from orchestration.defs.build_state import mark_rebuilt, replaced_loads, up_to_date
 from orchestration.defs.dbt_project import dbt_project, manifest_path
 from orchestration.defs.loading import WRITES_WAREHOUSE
+from orchestration.defs.table_metadata import with_table_metadata
 from orchestration.resources import AsOfResource, WarehouseResource
 
 _LAYERS = ("staging", "intermediate", "marts")
@@ -255,7 +256,7 @@ def _build(
     context.log.info(f"dbt build as of {format_as_of(as_of)}{refresh}")
     build = dbt.cli(dbt_build_args(full_refresh=config.full_refresh), context=context)
     try:
-        yield from build.stream()
+        yield from with_table_metadata(build.stream(), warehouse, context.asset_key_for_output)
     finally:
         finish_invocation(build.target_path)
     if replaced:

@@ -29,7 +29,7 @@ from orchestration.defs.transform import (
     warehouse_target_path,
 )
 from orchestration.generator import GeneratorConfig, generate
-from tests.conftest import PipelineRun
+from tests.conftest import PipelineRun, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +78,9 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
 ) -> None:
     """Every `wa-warehouse run` of the shared dataset is one build_warehouse run, with
     one dbt invocation: Dagster records each model's materialization and each dbt test's
-    result in the instance of the run (its DAGSTER_HOME), the run's as-of time is the
-    as_of resource's config, and the publication comes after the dbt build. A rerun with
+    result in the instance of the run (its DAGSTER_HOME) with row counts and column
+    schemas, the run's as-of time is derived in the run and tagged, and the publication
+    comes after the dbt build. A rerun with
     nothing new builds nothing and publishes nothing."""
     expected_models, expected_tests = _dbt_build_of_the_run()
     assert len(expected_tests) >= 50
@@ -99,8 +100,10 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
         as_ofs, built = [], 0
         for record in records:
             run = record.dagster_run
-            value = run.run_config["resources"]["as_of"]["config"]["value"]
-            assert run.tags["wa/as_of"] == value, run.run_id
+            # the CLI leaves the as-of time to the run, which derives it after its loads
+            # and tags the run with it
+            assert run.run_config["resources"]["as_of"]["config"]["value"] == "", run.run_id
+            value = run.tags["wa/as_of"]
             assert run.run_config["ops"][DBT_STEP]["config"] == {"full_refresh": False}
             as_ofs.append(value)
 
@@ -110,12 +113,14 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
 
             invocations = set()
             materialized = {}
+            table_metadata = {}
             for r in _records(instance, run.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION):
                 event = r.event_log_entry.dagster_event
                 materialized[event.asset_key] = r.storage_id
                 if r.event_log_entry.step_key == DBT_STEP:
                     metadata = event.event_specific_data.materialization.metadata
                     invocations.add(metadata["invocation_id"].value)
+                    table_metadata[event.asset_key] = metadata
             if not invocations:  # nothing new since the last build
                 assert PUBLICATION not in materialized, run.run_id
                 continue
@@ -123,6 +128,17 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
             assert expected_models <= set(materialized), expected_models - set(materialized)
             assert PUBLICATION in materialized
             assert materialized[PUBLICATION] > max(materialized[key] for key in expected_models)
+            # every model's materialization carries its columns, every table its row count
+            mart = table_metadata[dg.AssetKey(["marts", "campaign_performance"])]
+            assert (
+                mart["dagster/row_count"].value
+                == pipeline_run.query("select count(*) from marts.campaign_performance")[0][0]
+            )
+            columns = [c.name for c in mart["dagster/column_schema"].value.columns]
+            assert columns[:2] == ["account_id", "campaign_id"] and "revenue" in columns
+            assert all("dagster/column_schema" in table_metadata[key] for key in expected_models)
+            view = table_metadata[dg.AssetKey(["intermediate", "int_messages"])]
+            assert "dagster/row_count" not in view  # counting a view runs its query
 
             results = {}
             for r in _records(instance, run.run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
@@ -204,6 +220,10 @@ def test_a_failed_build_stops_the_pipeline_before_the_publication(
     """dbt fails (here: a target the profile does not have): the loaders ran, the run
     fails at the dbt step, and the previous publication stays byte for byte."""
     settings = tiny_settings
+    # the tiny sample's few malformed rows are over 5 % of its rows, which blocks the
+    # build (test_a_failed_error_check_keeps_the_previous_publication); this test is
+    # about a failing dbt step
+    monkeypatch.setenv("WA_MAX_QUARANTINE_SHARE", "0.5")
     broken = DbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(PROJECT_DIR),
@@ -241,6 +261,55 @@ def test_a_failed_build_stops_the_pipeline_before_the_publication(
     finally:
         con.close()
     assert "marts" not in schemas
+
+
+def test_a_failed_error_check_keeps_the_previous_publication(tmp_path: Path) -> None:
+    """A check of severity ERROR that fails (here: quarantine_share, the tiny sample's
+    malformed rows are over the default 5 %) blocks the build and the publication: the
+    previous publication stays byte for byte, and `wa-warehouse run` exits 1 naming
+    the failed checks."""
+    sample = generate(
+        GeneratorConfig(
+            out=tmp_path / "extracts", seed=11, accounts=3, campaigns=4, days=5,
+            recipients_per_send=10, end_date=date(2026, 10, 31),
+        )
+    )  # fmt: skip
+    env = cli_env(tmp_path)
+    serving = Path(env["WA_SERVING_PATH"])
+    previous = duckdb.connect(str(serving))
+    previous.execute("create table the_previous_publication as select 1 as id")
+    previous.close()
+    before = serving.read_bytes()
+    warehouse = tmp_path / "warehouse.duckdb"
+    result = run_cli("run", "--extracts", str(sample.out), "--warehouse", str(warehouse), env=env)
+
+    assert result.returncode == 1, result.stderr
+    assert "CHECK FAILED (error)  raw/dispatches quarantine_share:" in result.stderr
+    assert "nothing was published: the previous publication stays in place" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert serving.read_bytes() == before
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        loaded, quarantined = con.execute(
+            "select sum(rows_loaded), sum(rows_quarantined) from raw._loads "
+            "where source = 'dispatches'"
+        ).fetchone()
+        schemas = {s for (s,) in con.execute("select schema_name from duckdb_schemas()").fetchall()}
+    finally:
+        con.close()
+    assert quarantined / (loaded + quarantined) > 0.05  # why the check failed
+    assert "marts" not in schemas  # the dbt build was blocked too
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        (record,) = instance.get_run_records()  # the run is in the UI's instance
+        evaluations = _records(
+            instance, record.dagster_run.run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        )
+    failed = {
+        e.event_log_entry.dagster_event.event_specific_data.check_name
+        for e in evaluations
+        if not e.event_log_entry.dagster_event.event_specific_data.passed
+    }
+    assert "quarantine_share" in failed
 
 
 def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None:
