@@ -79,6 +79,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from orchestration.config import (
+    ENV_LOGS_DIR,
     ENV_SERVING_PARQUET_DIR,
     ENV_SERVING_PATH,
     ConfigError,
@@ -594,7 +595,6 @@ def load_all(root: Path, warehouse: Path) -> Timed:
 
 # --- one `wa-warehouse run` as a child process ------------------------------
 
-ENV_LOGS_DIR = "WA_LOGS_DIR"  # where `wa-warehouse run` writes its full log
 
 # "[  12.3s] done   load_webhooks    2.7s" (the stamp is the time since the run began)
 _DONE = re.compile(r"^\s*(?:\[\s*[0-9.]+s\]\s*)?done\s+(\S+)\s+([0-9]+(?:\.[0-9]*)?)s\b")

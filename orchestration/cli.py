@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from orchestration.config import ConfigError, Settings, format_as_of, parse_as_of
+from orchestration.config import ENV_LOGS_DIR, ConfigError, Settings, format_as_of, parse_as_of
 
 
 def _add_location_flags(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_location_flags(run)
     run.add_argument("--as-of", dest="as_of", help="ISO 8601 timestamp (env WA_AS_OF)")
     run.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show dbt's whole log on the terminal (it is always in the run log, WA_LOGS_DIR)",
+    )
+    run.add_argument(
         "--full-refresh",
         action="store_true",
         help="rebuild every model from the raw tables (and run the dbt unit tests)",
@@ -44,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     # removed in 0.2: kept so that old scripts get a message, not a usage error
     backfill = commands.add_parser("backfill", help="removed: see `wa-warehouse run`")
     backfill.add_argument("ignored", nargs=argparse.REMAINDER)
+
+    dev = commands.add_parser(
+        "dev",
+        help="the Dagster UI on 127.0.0.1, on the instance `wa-warehouse run` records its runs "
+        "in (DAGSTER_HOME, by default dagster/ beside the warehouse)",
+    )
+    dev.add_argument("--port", type=int, default=3000)
 
     commands.add_parser(
         "prepare",
@@ -116,29 +129,60 @@ def _run_settings(args: argparse.Namespace) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orchestration.pipeline import run_pipeline
+    """Exit codes: 0 published (or nothing new to publish), 1 a step failed or a check
+    of severity ERROR blocked the publication, 2 a configuration error."""
+    from orchestration.pipeline import check_paths, run_pipeline
+    from orchestration.run_output import log_file, run_output
     from orchestration.summary import print_summary
 
     settings = _run_settings(args)
-    print(
-        f"wa-warehouse run: extracts {settings.extracts_dir}, warehouse {settings.warehouse_path}",
-        file=sys.stderr,
-    )
-    result = run_pipeline(settings, full_refresh=args.full_refresh)
+    check_paths(settings)  # before the log folder: the warehouse's folder holds it
+    log_path = log_file(settings.logs_dir)
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the run log folder {log_path.parent}: {error.strerror}; "
+            f"set {ENV_LOGS_DIR} to a writable folder"
+        ) from error
+    with run_output(log_path, verbose=args.verbose) as output:
+        output.note(f"wa-warehouse {' '.join(sys.argv[1:])}")
+        print(
+            f"wa-warehouse run: extracts {settings.extracts_dir}, "
+            f"warehouse {settings.warehouse_path}, log {log_path}",
+            file=sys.stderr,
+        )
+        result = run_pipeline(settings, full_refresh=args.full_refresh)
+    if output.dbt.total:
+        print(output.summary(), file=sys.stderr)
     if not result.success:
         print(f"error: the pipeline failed after {result.seconds:.1f}s", file=sys.stderr)
         print(result.failure, file=sys.stderr)
+        _print_checks(result.errors, result.warnings)
         return 1
-    if not result.built:
+    if not result.built and not result.errors:
         print(
             f"nothing loaded since the last build as of {format_as_of(result.as_of)}: "
             "the marts and their publication are up to date",
             file=sys.stderr,
         )
     print_summary(settings.warehouse_path, result)
-    for failed in result.failed_checks:
-        print(f"CHECK FAILED  {failed}", file=sys.stderr)
+    _print_checks(result.errors, result.warnings)
+    if result.errors:
+        print(
+            f"error: {len(result.errors)} check(s) of severity ERROR failed, so nothing was "
+            'published: the previous publication stays in place (README, "Checks")',
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _print_checks(errors: Sequence[str], warnings: Sequence[str]) -> None:
+    for failed in errors:
+        print(f"CHECK FAILED (error)  {failed}", file=sys.stderr)
+    for failed in warnings:
+        print(f"CHECK WARNING  {failed}", file=sys.stderr)
 
 
 def _backfill(_: argparse.Namespace) -> int:
@@ -160,6 +204,23 @@ def _prepare(_: argparse.Namespace) -> int:
     if home := os.environ.get("DAGSTER_HOME"):
         print(f"Dagster instance settings: {ensure_dagster_home(Path(home))}")
     return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """Replace this process with ``dagster dev`` on the CLI runs' instance."""
+    import os
+
+    from orchestration.config import ENV_DAGSTER_HOME, ensure_dagster_home
+    from orchestration.defs.dbt_project import prepare_manifest
+
+    home = Settings.from_env().dagster_home.resolve()
+    ensure_dagster_home(home)
+    prepare_manifest()
+    os.environ[ENV_DAGSTER_HOME] = str(home)
+    print(f"Dagster UI on http://127.0.0.1:{args.port}, instance {home}", file=sys.stderr)
+    dagster = Path(sys.executable).parent / "dagster"
+    os.execv(dagster, [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port)])
+    return 0  # not reached
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -190,6 +251,7 @@ COMMANDS = {
     "run": _run,
     "backfill": _backfill,
     "prepare": _prepare,
+    "dev": _dev,
     "bench": _bench,
     "report": _report,
 }

@@ -1,4 +1,6 @@
-"""The short summary ``wa-warehouse run`` prints after a successful run."""
+"""The short summary ``wa-warehouse run`` prints after a run: what was loaded, and
+what BI tools see (the totals of the publication, which a blocked run leaves as
+it was)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ def print_summary(
 ) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        print(f"\nas of {format_as_of(result.as_of)}, finished in {result.seconds:.1f}s")
+        as_of = format_as_of(result.as_of) if result.as_of else "not resolved"
+        print(f"\nas of {as_of}, finished in {result.seconds:.1f}s")
         loads = con.execute(
             """
             select source, count(*) as files, sum(rows_loaded), sum(rows_quarantined)
@@ -39,12 +42,10 @@ def print_summary(
         ).fetchone()[0]
         if unknown:
             print(f"{unknown} file(s) outside the extract layout were reported, not loaded")
-        if table_exists(con, "marts", "campaign_performance"):
-            _print_campaign_totals(con)
     finally:
         con.close()
     # the serving paths: the run exported them to the environment (absolute)
-    _print_publication(settings or Settings.from_env())
+    _print_publication(settings or Settings.from_env(), replaced=result.published)
 
 
 SUMMARY_METRICS = (
@@ -56,18 +57,30 @@ SUMMARY_METRICS = (
 def _print_campaign_totals(con: duckdb.DuckDBPyConnection) -> None:
     sums = ", ".join(f"sum({metric})" for metric in SUMMARY_METRICS)
     row = con.execute(f"select count(*), {sums} from marts.campaign_performance").fetchone()
-    print("\nmarts.campaign_performance totals")
+    print("\nmarts.campaign_performance totals (published)")
     for name, value in zip(("campaigns", *SUMMARY_METRICS), row, strict=True):
         print(f"  {name:<18}{value or 0:>12,}")
 
 
-def _print_publication(settings: Settings) -> None:
-    """Where BI tools read the marts (the serving copy the run published)."""
+def _print_publication(settings: Settings, *, replaced: bool) -> None:
+    """What BI tools read: the totals and place of the serving copy, and whether this
+    run replaced it."""
     publication = read_publication(settings.serving_path)
     if publication is None:
         print(f"\nno publication for BI tools at {settings.serving_path}")
         return
+    con = duckdb.connect(str(settings.serving_path), read_only=True)
+    try:
+        if table_exists(con, "marts", "campaign_performance"):
+            _print_campaign_totals(con)
+    finally:
+        con.close()
     published_at = format_as_of(publication["published_at"])
-    print(f"\npublished {len(publication['tables'])} marts for BI tools at {published_at}")
+    as_of = format_as_of(publication["as_of"]) if publication["as_of"] else "?"
+    state = "published" if replaced else "unchanged: the publication of"
+    print(
+        f"\n{state} {len(publication['tables'])} marts for BI tools at {published_at} "
+        f"(as of {as_of})"
+    )
     print(f"  DuckDB (open read-only)  {settings.serving_path.resolve()}")
     print(f"  Parquet (any driver)     {settings.serving_parquet_dir.resolve()}/<mart>.parquet")

@@ -1,41 +1,84 @@
-"""Operational asset checks: they fail loudly when the feeds look broken.
+"""Operational asset checks, and the policy that decides what a failure does.
 
-- ``extract_freshness`` (on each event source's raw table): the newest
-  extract day is older than ``max_age_days`` before the run's as-of time.
-- ``quarantine_share`` (on each raw source): quarantined rows exceed
-  ``max_share`` of the rows delivered.
-- ``missing_status_share`` (on int_messages): among messages sent at least 48
-  hours before as_of, the share of the latest such cohort day without any
-  status jumps above its trailing 7-day median by ``jump`` or more. A broken
-  webhook receiver looks exactly like that.
+Policy (README, "Checks"):
+
+- A check that fails with severity **ERROR** blocks publication: every check
+  here is ``blocking``, so the assets downstream of the checked one (the dbt
+  build, the serving publication) are skipped, the last good publication
+  stays, and ``wa-warehouse run`` exits 1 with a summary of what failed.
+  dbt tests of severity ``error`` do the same (a failing test fails the dbt
+  step).
+- A check that fails with severity **WARN** (dbt tests of severity ``warn``
+  too) publishes and prints a warning line.
+
+The checks:
+
+- ``extract_freshness`` (ERROR, on each event source's raw table): the newest
+  extract day delivered in a usable file (one that loaded rows, or an empty
+  one; not one quarantined whole) is older than ``as_of`` minus
+  ``max_age_days``: one feed lags behind the run's as-of time.
+- ``source_freshness`` (on the same tables): dbt's source freshness, as
+  declared in ``models/staging/_raw__sources.yml`` (``loaded_at_field``,
+  ``warn_after``, ``error_after``): how long ago the newest row was loaded,
+  against the wall clock, exactly what ``dbt source freshness`` reports.
+- ``quarantine_share`` (on each event source's raw table): quarantined rows
+  exceed ``warn_quarantine_share`` (WARN) or ``max_quarantine_share`` (ERROR)
+  of the rows delivered.
+- ``missing_status_share`` (ERROR, on int_messages): among messages sent at
+  least 48 hours before as_of, the share of the latest such cohort day
+  without any status jumps above its trailing 7-day median by ``jump`` or
+  more. A broken webhook receiver looks exactly like that.
 
 Thresholds come from ``CheckThresholds`` (environment variables with
-defaults). Checks read the warehouse read-only, after the step that wrote it.
+defaults) and, for source freshness, from the dbt project. Checks read the
+warehouse read-only, after the step that wrote it; the extract checks wait
+for every loader (the default as-of time is derived from all of them).
 """
 
+import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
+import duckdb
 
+from orchestration.defs.dbt_project import manifest_path
 from orchestration.defs.loading import RAW_TABLES, raw_asset_key
+from orchestration.loading.ledger import LOADS, QUARANTINE, newest_delivered_day
 from orchestration.resources import AsOfResource, WarehouseResource
 
 EVENT_SOURCES = ("dispatches", "webhooks", "clicks", "conversions", "unsubscribes")
+#: the raw tables whose dbt source declares freshness (a unit test keeps this list
+#: and models/staging/_raw__sources.yml in step)
+SOURCE_FRESHNESS_TABLES = (
+    "dispatches",
+    "webhook_deliveries",
+    "clicks",
+    "conversions",
+    "unsubscribes",
+)
 STATUS_DELAY_HOURS = 48
+#: every raw table the loaders write: the extract checks run after all of them
+ALL_RAW_KEYS = [raw_asset_key(table) for tables in RAW_TABLES.values() for table in tables]
 
 
 @dataclass(frozen=True)
 class CheckThresholds:
     max_age_days: int = 2
-    max_quarantine_share: float = 0.01
+    warn_quarantine_share: float = 0.01
+    max_quarantine_share: float = 0.05
     status_jump: float = 0.10
 
     @classmethod
     def from_env(cls) -> "CheckThresholds":
         return cls(
             max_age_days=int(os.environ.get("WA_FRESHNESS_MAX_DAYS", cls.max_age_days)),
+            warn_quarantine_share=float(
+                os.environ.get("WA_WARN_QUARANTINE_SHARE", cls.warn_quarantine_share)
+            ),
             max_quarantine_share=float(
                 os.environ.get("WA_MAX_QUARANTINE_SHARE", cls.max_quarantine_share)
             ),
@@ -43,70 +86,217 @@ class CheckThresholds:
         )
 
 
-def _freshness_check(source: str) -> dg.AssetChecksDefinition:
-    table = RAW_TABLES[source][0]
-
-    @dg.asset_check(
-        asset=raw_asset_key(table),
-        name="extract_freshness",
-        description=f"The newest `{source}` extract is at most N days older than as_of.",
+def extract_freshness(
+    con: duckdb.DuckDBPyConnection, source: str, as_of: datetime, limits: CheckThresholds
+) -> dg.AssetCheckResult:
+    """``extract_freshness`` of one event source (ERROR)."""
+    newest = newest_delivered_day(con, source)
+    deadline = freshness_deadline(as_of, limits.max_age_days)
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_key(RAW_TABLES[source][0]),
+        check_name="extract_freshness",
+        passed=newest is not None and newest >= deadline,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"newest {source} extract day {newest or 'none'}; expected one on or after "
+            f"{deadline} (as_of {as_of:%Y-%m-%d %H:%M}Z, max age {limits.max_age_days} days)"
+        ),
+        metadata={"newest_extract_day": str(newest), "deadline": str(deadline)},
     )
-    def check(warehouse: WarehouseResource, as_of: AsOfResource) -> dg.AssetCheckResult:
-        limits = CheckThresholds.from_env()
-        with warehouse.connect(read_only=True) as con:
-            newest = con.execute(
-                "select max(cast(regexp_extract(file, '(\\d{4}-\\d{2}-\\d{2})', 1) as date)) "
-                "from raw._loads where source = ?",
-                [source],
-            ).fetchone()[0]
-        deadline = freshness_deadline(as_of.resolved, limits.max_age_days)
-        return dg.AssetCheckResult(
-            passed=newest is not None and newest >= deadline,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"newest {source} extract day {newest or 'none'}; expected one on or after "
-                f"{deadline} (as_of {as_of.resolved:%Y-%m-%d %H:%M}Z, "
-                f"max age {limits.max_age_days} days)"
-            ),
-            metadata={"newest_extract_day": str(newest), "deadline": str(deadline)},
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """A dbt source table's freshness declaration (``_raw__sources.yml``)."""
+
+    table: str
+    loaded_at_field: str
+    warn_after: timedelta | None
+    error_after: timedelta | None
+
+    def verdict(self, newest: datetime | None, now: datetime) -> dg.AssetCheckSeverity | None:
+        """None when fresh, else the severity dbt would report."""
+        age = None if newest is None else now - newest
+        for limit, severity in (
+            (self.error_after, dg.AssetCheckSeverity.ERROR),
+            (self.warn_after, dg.AssetCheckSeverity.WARN),
+        ):
+            if limit is not None and (age is None or age > limit):
+                return severity
+        return None
+
+
+_PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def _after(rule: dict[str, Any] | None) -> timedelta | None:
+    if not rule or rule.get("count") is None or rule.get("period") is None:
+        return None
+    return rule["count"] * _PERIODS[rule["period"]]
+
+
+def dbt_source_freshness(manifest: dict[str, Any] | None = None) -> dict[str, SourceFreshness]:
+    """Every raw source table with a dbt freshness declaration, by table name."""
+    if manifest is None:
+        manifest = json.loads(manifest_path().read_text())
+    declared = {}
+    for source in manifest["sources"].values():
+        freshness = source.get("freshness") or {}
+        rule = SourceFreshness(
+            table=source["name"],
+            loaded_at_field=source.get("loaded_at_field") or "",
+            warn_after=_after(freshness.get("warn_after")),
+            error_after=_after(freshness.get("error_after")),
         )
+        if (
+            source["source_name"] == "raw"
+            and rule.loaded_at_field
+            and (rule.warn_after or rule.error_after)
+        ):
+            declared[rule.table] = rule
+    return declared
 
-    return check
 
-
-def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
-    table = RAW_TABLES[source][0]
-
-    @dg.asset_check(
-        asset=raw_asset_key(table),
-        name="quarantine_share",
-        description=f"Quarantined `{source}` rows stay under the allowed share.",
+def source_freshness(
+    con: duckdb.DuckDBPyConnection, table: str, rule: SourceFreshness | None, now: datetime
+) -> dg.AssetCheckResult:
+    """``source_freshness`` of one raw table: dbt's rule, against ``now`` (naive UTC)."""
+    key = raw_asset_key(table)
+    if rule is None:
+        return dg.AssetCheckResult(
+            asset_key=key,
+            check_name="source_freshness",
+            passed=True,
+            description=f"raw.{table} declares no freshness in dbt",
+        )
+    newest = con.execute(f'select max({rule.loaded_at_field}) from raw."{table}"').fetchone()[0]
+    severity = rule.verdict(newest, now)
+    age = "never" if newest is None else f"{(now - newest).total_seconds() / 3600:,.1f} h ago"
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name="source_freshness",
+        passed=severity is None,
+        severity=severity or dg.AssetCheckSeverity.WARN,
+        description=(
+            f"newest raw.{table} row loaded {age} ({rule.loaded_at_field}); "
+            f"warn after {rule.warn_after or '-'}, error after {rule.error_after or '-'}"
+        ),
+        metadata={
+            "newest_loaded_at": str(newest),
+            "warn_after_hours": _hours(rule.warn_after),
+            "error_after_hours": _hours(rule.error_after),
+        },
     )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        limits = CheckThresholds.from_env()
-        with warehouse.connect(read_only=True) as con:
-            loaded, quarantined = con.execute(
-                """
-                select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)
-                from (select *, row_number() over (partition by file order by loaded_at desc) as rn
-                      from raw._loads where source = ?)
-                where rn = 1
-                """,
-                [source],
-            ).fetchone()
-        delivered = loaded + quarantined
-        share = quarantined / delivered if delivered else 0.0
-        return dg.AssetCheckResult(
-            passed=share <= limits.max_quarantine_share,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"{quarantined:,} of {delivered:,} {source} rows quarantined ({share:.2%}); "
-                f"allowed {limits.max_quarantine_share:.2%}; see raw._quarantine"
-            ),
-            metadata={"quarantined": quarantined, "delivered": delivered, "share": share},
-        )
 
-    return check
+
+def _hours(limit: timedelta | None) -> float | None:
+    return None if limit is None else limit.total_seconds() / 3600
+
+
+def quarantine_verdict(share: float, limits: CheckThresholds) -> tuple[bool, dg.AssetCheckSeverity]:
+    """Passes up to the warning share; WARN above it, ERROR above the maximum share."""
+    if share > limits.max_quarantine_share:
+        return False, dg.AssetCheckSeverity.ERROR
+    return share <= limits.warn_quarantine_share, dg.AssetCheckSeverity.WARN
+
+
+def quarantine_share(
+    con: duckdb.DuckDBPyConnection, source: str, limits: CheckThresholds
+) -> dg.AssetCheckResult:
+    """``quarantine_share`` of one event source (WARN, or ERROR above the maximum)."""
+    loaded, quarantined = con.execute(
+        f"""
+        select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)
+        from (select *, row_number() over (partition by file order by loaded_at desc) as rn
+              from {LOADS} where source = ?)
+        where rn = 1
+        """,
+        [source],
+    ).fetchone()
+    delivered = loaded + quarantined
+    share = quarantined / delivered if delivered else 0.0
+    passed, severity = quarantine_verdict(share, limits)
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_key(RAW_TABLES[source][0]),
+        check_name="quarantine_share",
+        passed=passed,
+        severity=severity,
+        description=(
+            f"{quarantined:,} of {delivered:,} {source} rows quarantined ({share:.2%}); "
+            f"warning above {limits.warn_quarantine_share:.2%}, error above "
+            f"{limits.max_quarantine_share:.2%}; see {QUARANTINE}"
+        ),
+        metadata={"quarantined": quarantined, "delivered": delivered, "share": share},
+    )
+
+
+def _other_raw_keys(key: dg.AssetKey) -> list[dg.AssetKey]:
+    return [other for other in ALL_RAW_KEYS if other != key]
+
+
+RAW_CHECK_SPECS = [
+    *(
+        dg.AssetCheckSpec(
+            "extract_freshness",
+            asset=raw_asset_key(RAW_TABLES[source][0]),
+            description=(
+                f"The newest usable `{source}` extract is at most N days older than as_of (ERROR)."
+            ),
+            blocking=True,
+            additional_deps=_other_raw_keys(raw_asset_key(RAW_TABLES[source][0])),
+        )
+        for source in EVENT_SOURCES
+    ),
+    *(
+        dg.AssetCheckSpec(
+            "source_freshness",
+            asset=raw_asset_key(table),
+            description=(
+                f"dbt's source freshness of raw.{table} (models/staging/_raw__sources.yml): "
+                "how long ago its newest row was loaded; WARN past warn_after, ERROR past "
+                "error_after."
+            ),
+            blocking=True,
+        )
+        for table in SOURCE_FRESHNESS_TABLES
+    ),
+    *(
+        dg.AssetCheckSpec(
+            "quarantine_share",
+            asset=raw_asset_key(RAW_TABLES[source][0]),
+            description=(
+                f"Quarantined `{source}` rows stay under the warning share (WARN) and the "
+                "maximum share (ERROR)."
+            ),
+            blocking=True,
+        )
+        for source in EVENT_SOURCES
+    ),
+]
+
+
+@dg.multi_asset_check(
+    specs=RAW_CHECK_SPECS,
+    name="raw_extract_checks",
+    description=(
+        "The checks of the loaded extracts, after every loader: each feed's extract "
+        "freshness against as_of, dbt's source freshness, and the quarantined share."
+    ),
+)
+def raw_extract_checks(
+    warehouse: WarehouseResource, as_of: AsOfResource
+) -> Iterator[dg.AssetCheckResult]:
+    limits = CheckThresholds.from_env()
+    declared = dbt_source_freshness()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    resolved = as_of.resolved  # after every load: the default is derived from all of them
+    with warehouse.connect(read_only=True) as con:
+        for source in EVENT_SOURCES:
+            yield extract_freshness(con, source, resolved, limits)
+        for table in SOURCE_FRESHNESS_TABLES:
+            yield source_freshness(con, table, declared.get(table), now)
+        for source in EVENT_SOURCES:
+            yield quarantine_share(con, source, limits)
 
 
 def status_share_verdict(latest: float, previous: list[float], jump: float) -> tuple[bool, float]:
@@ -117,7 +307,7 @@ def status_share_verdict(latest: float, previous: list[float], jump: float) -> t
     return latest <= baseline + jump, baseline
 
 
-def freshness_deadline(as_of: datetime, max_age_days: int):
+def freshness_deadline(as_of: datetime, max_age_days: int) -> date:
     """The oldest newest-extract day that still counts as fresh."""
     return (as_of - timedelta(days=max_age_days)).date()
 
@@ -144,8 +334,9 @@ limit 8
     name="missing_status_share",
     description=(
         "The share of messages without any status 48 h after the send does not jump "
-        "(a broken webhook receiver looks exactly like that)."
+        "(a broken webhook receiver looks exactly like that). ERROR: blocks publication."
     ),
+    blocking=True,
 )
 def missing_status_share(warehouse: WarehouseResource, as_of: AsOfResource) -> dg.AssetCheckResult:
     limits = CheckThresholds.from_env()
@@ -170,8 +361,4 @@ def missing_status_share(warehouse: WarehouseResource, as_of: AsOfResource) -> d
     )
 
 
-asset_checks = [
-    *(_freshness_check(source) for source in EVENT_SOURCES),
-    *(_quarantine_check(source) for source in EVENT_SOURCES),
-    missing_status_share,
-]
+asset_checks = [raw_extract_checks, missing_status_share]
