@@ -3,7 +3,8 @@
 #   make test   set up and run every test (unit, integration, e2e)
 #   make test-fast  unit + integration tests only (about three minutes)
 #   make lint   ruff check + format check, sqlfluff over the dbt models and tests
-#   make dev    the Dagster UI on 127.0.0.1:$(DAGSTER_PORT)
+#   make dev    the Dagster UI on 127.0.0.1:$(DAGSTER_PORT), on the instance CLI runs record
+#               into (DAGSTER_HOME, default data/dagster beside the warehouse)
 #   make bench  the benchmark: full build, no-op, daily run and memory against a
 #               single-pass DuckDB query (BENCH_FLAGS to pick scenarios and sizes)
 
@@ -18,7 +19,6 @@ DAGSTER_PORT ?= 3000
 BENCH_FLAGS ?=
 SQLFLUFF_PROCESSES ?= 2
 
-DAGSTER_HOME ?= $(CURDIR)/data/dagster
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: setup run test test-fast lint format dev bench clean
@@ -65,8 +65,7 @@ format: setup
 	$(BIN)/ruff format .
 
 dev: setup
-	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/wa-warehouse prepare
-	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
+	$(BIN)/wa-warehouse dev --port $(DAGSTER_PORT)
 
 bench: setup
 	$(BIN)/wa-warehouse bench $(BENCH_FLAGS)
