@@ -20,6 +20,9 @@ from orchestration.progress_lines import stamp
 _RUN_START = "PIPELINE_START"
 _RUN_END = ("PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED")
 _STEP_END = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}
+# Dagster's note on each step left out after a failed one: the failure's own line
+# and the run's summary say it already
+_NOT_EXECUTED = "Dependencies for step"
 
 
 def step_line(elapsed: float, status: str, step: str, seconds: float | None) -> str:
@@ -46,8 +49,9 @@ class StepProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", {})
         event = meta.get("dagster_event")
         if event is None:
-            if record.levelno >= logging.WARNING:
-                self._print(warning_line(meta.get("orig_message") or record.getMessage()))
+            message = meta.get("orig_message") or record.getMessage()
+            if record.levelno >= logging.WARNING and not message.startswith(_NOT_EXECUTED):
+                self._print(warning_line(message))
             return
         now = time.perf_counter()
         run, kind = meta.get("run_id") or "", event.event_type_value

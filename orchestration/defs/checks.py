@@ -22,8 +22,9 @@ The checks:
   ``warn_after``, ``error_after``): how long ago the newest row was loaded,
   against the wall clock, exactly what ``dbt source freshness`` reports.
 - ``quarantine_share`` (on each event source's raw table): quarantined rows
-  exceed ``warn_quarantine_share`` (WARN) or ``max_quarantine_share`` (ERROR)
-  of the rows delivered.
+  exceed ``warn_quarantine_share`` (WARN) or ``max_quarantine_share`` (ERROR,
+  once the feed has delivered ``quarantine_min_rows`` rows) of the rows
+  delivered.
 - ``missing_status_share`` (ERROR, on int_messages): among messages sent at
   least 48 hours before as_of, the share of the latest such cohort day
   without any status jumps above its trailing 7-day median by ``jump`` or
@@ -70,6 +71,9 @@ class CheckThresholds:
     max_age_days: int = 2
     warn_quarantine_share: float = 0.01
     max_quarantine_share: float = 0.05
+    # below this many delivered rows a share says little (3 bad lines of 12): it warns,
+    # never blocks
+    quarantine_min_rows: int = 1000
     status_jump: float = 0.10
 
     @classmethod
@@ -81,6 +85,9 @@ class CheckThresholds:
             ),
             max_quarantine_share=float(
                 os.environ.get("WA_MAX_QUARANTINE_SHARE", cls.max_quarantine_share)
+            ),
+            quarantine_min_rows=int(
+                os.environ.get("WA_QUARANTINE_MIN_ROWS", cls.quarantine_min_rows)
             ),
             status_jump=float(os.environ.get("WA_MISSING_STATUS_JUMP", cls.status_jump)),
         )
@@ -193,9 +200,12 @@ def _hours(limit: timedelta | None) -> float | None:
     return None if limit is None else limit.total_seconds() / 3600
 
 
-def quarantine_verdict(share: float, limits: CheckThresholds) -> tuple[bool, dg.AssetCheckSeverity]:
-    """Passes up to the warning share; WARN above it, ERROR above the maximum share."""
-    if share > limits.max_quarantine_share:
+def quarantine_verdict(
+    share: float, delivered: int, limits: CheckThresholds
+) -> tuple[bool, dg.AssetCheckSeverity]:
+    """Passes up to the warning share; WARN above it; ERROR above the maximum share once
+    the feed has delivered ``quarantine_min_rows`` rows (fewer: WARN)."""
+    if share > limits.max_quarantine_share and delivered >= limits.quarantine_min_rows:
         return False, dg.AssetCheckSeverity.ERROR
     return share <= limits.warn_quarantine_share, dg.AssetCheckSeverity.WARN
 
@@ -215,7 +225,7 @@ def quarantine_share(
     ).fetchone()
     delivered = loaded + quarantined
     share = quarantined / delivered if delivered else 0.0
-    passed, severity = quarantine_verdict(share, limits)
+    passed, severity = quarantine_verdict(share, delivered, limits)
     return dg.AssetCheckResult(
         asset_key=raw_asset_key(RAW_TABLES[source][0]),
         check_name="quarantine_share",
@@ -224,7 +234,8 @@ def quarantine_share(
         description=(
             f"{quarantined:,} of {delivered:,} {source} rows quarantined ({share:.2%}); "
             f"warning above {limits.warn_quarantine_share:.2%}, error above "
-            f"{limits.max_quarantine_share:.2%}; see {QUARANTINE}"
+            f"{limits.max_quarantine_share:.2%} of at least {limits.quarantine_min_rows:,} rows; "
+            f"see {QUARANTINE}"
         ),
         metadata={"quarantined": quarantined, "delivered": delivered, "share": share},
     )

@@ -93,6 +93,10 @@ class Build:
         self.root = root
         self.extracts = extracts
         self.env = cli_env(root)
+        # after the generated days, the scenarios deliver hand-made files of one or
+        # two sources only (a re-export, a re-delivery): the other feeds lag behind
+        # as_of by design, which extract_freshness would rightly call an error
+        self.env["WA_FRESHNESS_MAX_DAYS"] = "30"
         self.path = root / "warehouse.duckdb"
 
     @property

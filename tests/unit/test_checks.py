@@ -101,6 +101,7 @@ def no_threshold_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         "WA_FRESHNESS_MAX_DAYS",
         "WA_WARN_QUARANTINE_SHARE",
         "WA_MAX_QUARANTINE_SHARE",
+        "WA_QUARANTINE_MIN_ROWS",
         "WA_MISSING_STATUS_JUMP",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -109,9 +110,11 @@ def no_threshold_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("no_threshold_overrides")
 def test_quarantine_share_warns_then_errors() -> None:
     limits = CheckThresholds.from_env()
-    assert quarantine_verdict(0.005, limits) == (True, WARN)
-    assert quarantine_verdict(0.02, limits) == (False, WARN)  # printed, still published
-    assert quarantine_verdict(0.10, limits) == (False, ERROR)  # blocks the publication
+    assert quarantine_verdict(0.005, 5000, limits) == (True, WARN)
+    assert quarantine_verdict(0.02, 5000, limits) == (False, WARN)  # printed, still published
+    assert quarantine_verdict(0.10, 5000, limits) == (False, ERROR)  # blocks the publication
+    # 3 bad lines of 12 rows: too few rows to call the feed broken
+    assert quarantine_verdict(0.25, 12, limits) == (False, WARN)
 
 
 @pytest.mark.usefixtures("no_threshold_overrides")
