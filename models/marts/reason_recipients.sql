@@ -9,10 +9,10 @@ classified as (
     select
         account_id,
         campaign_id,
+        cohort_date,
         case when is_dropped then 'dropped' else 'undelivered' end as kind,
         coalesce(dropped_reason, undelivered_reason) as reason,
-        user_id,
-        cohort_date
+        user_id
     from messages
 ),
 
@@ -20,13 +20,15 @@ final as (
     select
         account_id,
         campaign_id,
+        cohort_date,
         kind,
         reason,
         user_id,
         count(*) as messages,
-        max(cohort_date) as last_cohort_date
+        -- the column of the per-user grain, kept for BI: equal to cohort_date
+        cohort_date as last_cohort_date
     from classified
-    group by account_id, campaign_id, kind, reason, user_id
+    group by account_id, campaign_id, cohort_date, kind, reason, user_id
 )
 
 select * from final

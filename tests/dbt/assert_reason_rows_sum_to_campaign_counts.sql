@@ -1,5 +1,6 @@
 -- dropped_reasons sum to dropped and undelivered_reasons to undelivered,
--- per (account, campaign, cohort date); reason_recipients to both per campaign.
+-- per (account, campaign, cohort date); reason_recipients to both per
+-- (account, campaign, cohort date) and per campaign.
 -- Dagster shows this test as a check of campaign_performance (it reads several models).
 {{ config(meta={'dagster': {'ref': {'name': 'campaign_performance'}}}) }}
 with
@@ -21,13 +22,24 @@ undelivered_sums as (
     group by all
 ),
 
+recipient_daily_sums as (
+    select
+        account_id,
+        campaign_id,
+        cohort_date,
+        sum(messages) filter (where kind = 'dropped') as dropped,
+        sum(messages) filter (where kind = 'undelivered') as undelivered
+    from {{ ref('reason_recipients') }}
+    group by all
+),
+
 recipient_sums as (
     select
         account_id,
         campaign_id,
-        sum(messages) filter (where kind = 'dropped') as dropped,
-        sum(messages) filter (where kind = 'undelivered') as undelivered
-    from {{ ref('reason_recipients') }}
+        sum(dropped) as dropped,
+        sum(undelivered) as undelivered
+    from recipient_daily_sums
     group by all
 ),
 
@@ -38,8 +50,12 @@ daily_mismatches as (
         using (account_id, campaign_id, cohort_date)
     left join undelivered_sums
         using (account_id, campaign_id, cohort_date)
+    left join recipient_daily_sums as recipients
+        using (account_id, campaign_id, cohort_date)
     where daily.dropped <> coalesce(dropped_sums.messages, 0)
         or daily.undelivered <> coalesce(undelivered_sums.messages, 0)
+        or daily.dropped <> coalesce(recipients.dropped, 0)
+        or daily.undelivered <> coalesce(recipients.undelivered, 0)
 ),
 
 campaign_mismatches as (

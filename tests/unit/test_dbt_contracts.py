@@ -67,6 +67,7 @@ NOT_NULL: dict[str, set[str]] = {
     "reason_recipients": {
         "account_id",
         "campaign_id",
+        "cohort_date",
         "kind",
         "reason",
         "user_id",
