@@ -108,8 +108,10 @@ class Build:
         return Path(self.env["WA_SERVING_PARQUET_DIR"])
 
     def command(self, as_of: datetime) -> list[str]:
+        # --verbose: dbt's model lines on stdout, which the kill test waits for
         return [str(BIN / "wa-warehouse"), "run", "--extracts", str(self.extracts),
-                "--warehouse", str(self.path), "--as-of", format_as_of(as_of)]  # fmt: skip
+                "--warehouse", str(self.path), "--as-of", format_as_of(as_of),
+                "--verbose"]  # fmt: skip
 
     def run(self, as_of: datetime) -> float:
         """One run in the foreground; fails the test unless it succeeds. Returns seconds."""
