@@ -44,11 +44,6 @@ class PipelineResult:
     published: bool = True  # the serving publication was replaced by this run
     run_id: str = ""
 
-    @property
-    def ok(self) -> bool:
-        """Succeeded and nothing blocked: what ``wa-warehouse run`` exits 0 for."""
-        return self.success and not self.errors
-
 
 def check_paths(settings: Settings) -> None:
     """Fail early, with a message a person can act on, on unusable paths."""
@@ -116,6 +111,7 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
 CLI_LOGGERS = {"progress": {}}
 # which process runs an in-process CLI run: a later CLI run can tell it died
 PID_TAG = "wa/pid"
+HOST_TAG = "wa/host"
 
 
 class _NothingToBuildFilter(logging.Filter):
@@ -129,7 +125,6 @@ class _NothingToBuildFilter(logging.Filter):
 
 
 logging.getLogger("dagster._core.execution.plan.active").addFilter(_NothingToBuildFilter())
-HOST_TAG = "wa/host"
 
 
 def _process_alive(pid: int) -> bool:
