@@ -83,6 +83,8 @@ NOT_NULL: dict[str, set[str]] = {
         "url",
         "clicks",
         "unique_clickers",
+        "conversions",
+        "revenue",
     },
     "response_summary": {
         "account_id",
@@ -92,6 +94,9 @@ NOT_NULL: dict[str, set[str]] = {
         "responses",
         "unique_responders",
         "responder_conversions",
+        "delivered",
+        "responder_clicks",
+        "responder_revenue",
     },
     # a view: dbt checks its column names and types; DuckDB has no constraints on views
     "external_platform_responses": set(),
