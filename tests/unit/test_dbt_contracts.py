@@ -49,6 +49,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...] | None] = {
         "recipient_country",
         "window_end",
     ),
+    "campaign_benchmarks": ("account_id", "campaign_id", "cohort_date"),
     "data_quality": None,
     "link_click_activity": None,
     "response_summary": None,
@@ -75,6 +76,24 @@ NOT_NULL: dict[str, set[str]] = {
         "last_cohort_date",
     },
     "template_benchmarks": {"delivered", "cohort_accounts"},
+    "campaign_benchmarks": {
+        "delivered",
+        "opens",
+        "delivered_clicked",
+        "history_campaigns",
+        *(f"history_window_{c}" for c in ("delivered", "opens", "delivered_clicked")),
+        *(
+            f"{baseline}_{count}"
+            for baseline in ("history", "reference", "benchmark")
+            for count in (
+                "compared_delivered",
+                "compared_opens",
+                "compared_delivered_clicked",
+                "expected_opens",
+                "expected_clicked",
+            )
+        ),
+    },
     "data_quality": {"check_name", "rows"},
     "link_click_activity": {
         "account_id",
