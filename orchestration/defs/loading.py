@@ -8,8 +8,10 @@ metadata. Loading is idempotent: a rerun over the same files changes nothing.
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from orchestration.defs.table_metadata import relation_metadata
 from orchestration.layout import SOURCES, layout_hint
 from orchestration.loading import ensure_raw_schema, load_source, record_unknown_files
+from orchestration.loading.schema import SCHEMA as RAW_SCHEMA
 from orchestration.resources import ExtractsResource, WarehouseResource
 
 RAW_GROUP = "raw"
@@ -60,6 +62,7 @@ def _loader_asset(source: str) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_raw_schema(con)
             result = load_source(con, extracts.path, source, always_hash=extracts.always_hash)
+            tables_metadata = relation_metadata(con, set(tables), schemas=(RAW_SCHEMA,))
         context.log.info(
             f"{source}: {result.files_loaded} file(s) loaded, {result.files_skipped} unchanged, "
             f"{result.rows_loaded} rows, {result.rows_quarantined} quarantined"
@@ -68,7 +71,8 @@ def _loader_asset(source: str) -> dg.AssetsDefinition:
             context.log.warning(f"quarantined {file}: {reason} (raw._quarantine)")
         for table in tables:
             yield dg.MaterializeResult(
-                asset_key=raw_asset_key(table), metadata=result.to_metadata()
+                asset_key=raw_asset_key(table),
+                metadata={**result.to_metadata(), **tables_metadata.get(table, {})},
             )
 
     return load

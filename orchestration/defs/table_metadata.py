@@ -1,4 +1,4 @@
-"""Row counts and column schemas on the dbt step's materializations.
+"""Row counts and column schemas on the materializations of the loaders and the dbt step.
 
 dagster-dbt's own ``fetch_row_counts()`` / ``fetch_column_metadata()`` query
 the warehouse while dbt runs, which DuckDB does not allow (the dbt process
@@ -65,7 +65,11 @@ def table_metadata(warehouse: WarehouseResource, names: set[str]) -> dict[str, d
         return relation_metadata(con, names)
 
 
-def relation_metadata(con: duckdb.DuckDBPyConnection, names: set[str]) -> dict[str, dict[str, Any]]:
+def relation_metadata(
+    con: duckdb.DuckDBPyConnection, names: set[str], schemas: tuple[str, ...] = DBT_SCHEMAS
+) -> dict[str, dict[str, Any]]:
+    """``{relation name: metadata}`` for the relations of ``names`` in ``schemas``: the
+    column schema of each, the row count of each table (not of views)."""
     columns = con.execute(
         """
         select c.table_name, c.column_name, c.data_type, c.is_nullable
@@ -74,7 +78,7 @@ def relation_metadata(con: duckdb.DuckDBPyConnection, names: set[str]) -> dict[s
             and c.table_name in (select unnest(?::varchar[]))
         order by c.table_name, c.column_index
         """,
-        [list(DBT_SCHEMAS), sorted(names)],
+        [list(schemas), sorted(names)],
     ).fetchall()
     tables = con.execute(
         """
@@ -82,7 +86,7 @@ def relation_metadata(con: duckdb.DuckDBPyConnection, names: set[str]) -> dict[s
         where schema_name in (select unnest(?::varchar[]))
             and table_name in (select unnest(?::varchar[]))
         """,
-        [list(DBT_SCHEMAS), sorted(names)],
+        [list(schemas), sorted(names)],
     ).fetchall()
     counts: dict[str, int] = {}
     if tables:
@@ -90,9 +94,9 @@ def relation_metadata(con: duckdb.DuckDBPyConnection, names: set[str]) -> dict[s
             f'select \'{table}\', count(*) from "{schema}"."{table}"' for schema, table in tables
         )
         counts = dict(con.execute(union).fetchall())
-    schemas: dict[str, list[dg.TableColumn]] = {}
+    table_columns: dict[str, list[dg.TableColumn]] = {}
     for table, column, data_type, nullable in columns:
-        schemas.setdefault(table, []).append(
+        table_columns.setdefault(table, []).append(
             dg.TableColumn(
                 name=column,
                 type=data_type,
@@ -100,8 +104,8 @@ def relation_metadata(con: duckdb.DuckDBPyConnection, names: set[str]) -> dict[s
             )
         )
     result: dict[str, dict[str, Any]] = {}
-    for table, table_columns in schemas.items():
-        result[table] = {"dagster/column_schema": dg.TableSchema(columns=table_columns)}
+    for table, described in table_columns.items():
+        result[table] = {"dagster/column_schema": dg.TableSchema(columns=described)}
         if table in counts:
             result[table]["dagster/row_count"] = counts[table]
     return result

@@ -117,10 +117,10 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
             for r in _records(instance, run.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION):
                 event = r.event_log_entry.dagster_event
                 materialized[event.asset_key] = r.storage_id
+                metadata = event.event_specific_data.materialization.metadata
+                table_metadata[event.asset_key] = metadata
                 if r.event_log_entry.step_key == DBT_STEP:
-                    metadata = event.event_specific_data.materialization.metadata
                     invocations.add(metadata["invocation_id"].value)
-                    table_metadata[event.asset_key] = metadata
             if not invocations:  # nothing new since the last build
                 assert PUBLICATION not in materialized, run.run_id
                 continue
@@ -130,15 +130,13 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
             assert materialized[PUBLICATION] > max(materialized[key] for key in expected_models)
             # every model's materialization carries its columns, every table its row count
             mart = table_metadata[dg.AssetKey(["marts", "campaign_performance"])]
-            assert (
-                mart["dagster/row_count"].value
-                == pipeline_run.query("select count(*) from marts.campaign_performance")[0][0]
-            )
+            last_mart = mart
             columns = [c.name for c in mart["dagster/column_schema"].value.columns]
             assert columns[:2] == ["account_id", "campaign_id"] and "revenue" in columns
             assert all("dagster/column_schema" in table_metadata[key] for key in expected_models)
             view = table_metadata[dg.AssetKey(["intermediate", "int_messages"])]
             assert "dagster/row_count" not in view  # counting a view runs its query
+            last_raw = table_metadata[dg.AssetKey(["raw", "dispatches"])]  # the loaders' too
 
             results = {}
             for r in _records(instance, run.run_id, dg.DagsterEventType.ASSET_CHECK_EVALUATION):
@@ -152,6 +150,12 @@ def test_the_pipeline_run_records_every_model_and_test_of_its_one_dbt_build(
             # one dbt invocation made every model and ran every test
             assert len(invocations) == 1, invocations
     assert built, "no run of the shared pipeline run built the dbt project"
+    # the newest build's row counts are the tables' (the loaders' materializations too)
+    campaigns = pipeline_run.query("select count(*) from marts.campaign_performance")[0][0]
+    assert last_mart["dagster/row_count"].value == campaigns
+    rows = pipeline_run.query("select count(*) from raw.dispatches")[0][0]
+    assert last_raw["dagster/row_count"].value == rows
+    assert "_loaded_at" in [c.name for c in last_raw["dagster/column_schema"].value.columns]
     assert pipeline_run.truth["as_of"] in as_ofs
 
 
