@@ -58,5 +58,7 @@ def manifest_is_stale() -> bool:
 def prepare_manifest(*, force: bool = False) -> Path:
     """Parse the dbt project if the manifest is missing or older than a dbt file."""
     if force or manifest_is_stale():
+        # the parse takes several seconds: say so (stderr, like the other progress lines)
+        print("parsing the dbt project (dbt parse) ...", file=sys.stderr, flush=True)
         dbt_resource().cli(["--quiet", "parse"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
