@@ -1,0 +1,256 @@
+"""The dashboard's Bokeh document: the same models serve the live page and the static export.
+
+:class:`DashboardView` builds the sections from a :class:`~.queries.Snapshot` and
+:meth:`DashboardView.update` refreshes them in place. The trend chart's grain
+(day / week / month) and its metrics switch in the browser (``CustomJS``), so
+they work in the static export too; the pickers exist only on the live page
+(:mod:`.server` wires them).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time
+
+from bokeh.layouts import column, row
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJS,
+    DataRange1d,
+    Div,
+    HoverTool,
+    InlineStyleSheet,
+    Legend,
+    LinearAxis,
+    MultiChoice,
+    NumeralTickFormatter,
+    RadioButtonGroup,
+    UIElement,
+)
+from bokeh.palettes import Category20_20
+from bokeh.plotting import figure
+
+from orchestration.dashboard import sections
+from orchestration.dashboard.queries import GRAINS, Snapshot, Trend
+from orchestration.report import COUNTS, RATES
+
+SECTIONS = ("overview", "trend", "reasons", "links", "responses", "external", "benchmarks")
+GRAIN_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+#: Trend metrics: every count, revenue, every rate; (name, label, axis).
+TREND_METRICS = [
+    *((name, name.replace("_", " "), "count") for name in COUNTS),
+    ("revenue", "revenue", "revenue"),
+    *((name, label, "rate") for name, (label, _, _) in RATES.items()),
+]
+DEFAULT_TREND = ["sent", "delivered", "opens", "clicks", "delivery_rate", "open_rate"]
+MAX_WIDTH = 1280
+
+
+def trend_data(trend: Trend, show_revenue: bool) -> dict[str, list]:
+    """One column per trend metric; a rate with denominator 0 is NaN (a gap in its line)."""
+    data: dict[str, list] = {"period": [datetime.combine(p, time.min) for p in trend.periods]}
+    for name in COUNTS:
+        data[name] = list(trend.counts[name])
+    data["revenue"] = [float(v) if show_revenue else math.nan for v in trend.revenue]
+    for name in RATES:
+        data[name] = [math.nan if v is None else v for v in trend.rate(name)]
+    return data
+
+
+def styled_div(style: InlineStyleSheet, name: str, text: str = "") -> Div:
+    """A Div with the dashboard's style sheet (Bokeh renders each in its own shadow root)."""
+    return Div(text=text, name=name, stylesheets=[style], sizing_mode="stretch_width")
+
+
+class DashboardView:
+    """Every section's models, filled from one snapshot."""
+
+    def __init__(self, snap: Snapshot, *, title: str, source: str, live: bool) -> None:
+        self.live = live
+        # one style sheet per document: a Bokeh model belongs to one document only
+        self.style = InlineStyleSheet(css=sections.CSS)
+        self.header = self._div("header", sections.header(title, source))
+        self.scope = self._div("scope")
+        self.cards = self._div("cards")
+        self.campaigns = self._div("campaigns")
+        self.reasons = self._div("reasons")
+        self.links = self._div("links")
+        self.responses = self._div("responses")
+        self.external = self._div("external")
+        self.benchmarks = self._div("benchmarks")
+        self.trend_sources = {g: ColumnDataSource(name=f"trend_{g}") for g in GRAINS}
+        self.trend_source = ColumnDataSource(name="trend")
+        self.grain = RadioButtonGroup(
+            labels=[GRAIN_LABELS[g] for g in GRAINS], active=0, name="grain"
+        )
+        self.metrics = MultiChoice(
+            options=[(name, label) for name, label, _ in TREND_METRICS],
+            value=list(DEFAULT_TREND),
+            name="trend_metrics",
+            title="Metrics",
+            sizing_mode="stretch_width",
+        )
+        self.trend_note = self._div("trend_note")
+        self.figure = self._figure()
+        self.update(snap)
+
+    def _div(self, name: str, text: str = "") -> Div:
+        return styled_div(self.style, name, text)
+
+    # ------------------------------------------------------------------ trend chart
+
+    def _figure(self) -> figure:
+        fig = figure(
+            height=380,
+            x_axis_type="datetime",
+            sizing_mode="stretch_width",
+            toolbar_location="above",
+            tools="pan,box_zoom,wheel_zoom,reset,save",
+            name="trend_figure",
+            y_range=DataRange1d(only_visible=True),
+        )
+        fig.yaxis.axis_label = "messages"
+        fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
+        fig.extra_y_ranges = {
+            "rate": DataRange1d(only_visible=True, start=0),
+            "revenue": DataRange1d(only_visible=True, start=0),
+        }
+        rate_axis = LinearAxis(y_range_name="rate", axis_label="rate")
+        rate_axis.formatter = NumeralTickFormatter(format="0.0%")
+        revenue_axis = LinearAxis(y_range_name="revenue", axis_label="revenue (account currency)")
+        revenue_axis.formatter = NumeralTickFormatter(format="0,0")
+        fig.add_layout(rate_axis, "right")
+        fig.add_layout(revenue_axis, "right")
+        items = []
+        renderers = []
+        for index, (name, label, axis) in enumerate(TREND_METRICS):
+            color = Category20_20[index % len(Category20_20)]
+            kwargs = {} if axis == "count" else {"y_range_name": axis}
+            dash = "dashed" if axis == "rate" else "solid"
+            line = fig.line(
+                "period",
+                name,
+                source=self.trend_source,
+                color=color,
+                line_width=2,
+                line_dash=dash,
+                name=name,
+                visible=name in DEFAULT_TREND,
+                **kwargs,
+            )
+            fig.scatter(
+                "period",
+                name,
+                source=self.trend_source,
+                color=color,
+                size=5,
+                name=name,
+                visible=name in DEFAULT_TREND,
+                **kwargs,
+            )
+            renderers.append(line)
+            items.append((label, [line]))
+        axes = [axis for _, _, axis in TREND_METRICS]
+        fig.y_range.renderers = [r for r, a in zip(renderers, axes, strict=True) if a == "count"]
+        for axis in ("rate", "revenue"):
+            fig.extra_y_ranges[axis].renderers = [
+                r for r, a in zip(renderers, axes, strict=True) if a == axis
+            ]
+        legend = Legend(items=items, click_policy="hide", location="top_left")
+        fig.add_layout(legend, "right")
+        hover = HoverTool(
+            tooltips=[("metric", "$name"), ("period", "@period{%F}"), ("value", "$snap_y")],
+            formatters={"@period": "datetime"},
+            renderers=renderers,
+        )
+        fig.add_tools(hover)
+        glyphs = [r for r in fig.renderers if getattr(r, "name", None)]
+        self.metrics.js_on_change(
+            "value",
+            CustomJS(
+                args={"glyphs": glyphs},
+                code="for (const g of glyphs) { g.visible = cb_obj.value.includes(g.name) }",
+            ),
+        )
+        self.grain.js_on_change(
+            "active",
+            CustomJS(
+                args={
+                    "sources": [self.trend_sources[g] for g in GRAINS],
+                    "target": self.trend_source,
+                },
+                code="target.data = {...sources[cb_obj.active].data}",
+            ),
+        )
+        return fig
+
+    # ------------------------------------------------------------------ filling
+
+    def update(self, snap: Snapshot) -> None:
+        live = self.live
+        self.scope.text = sections.scope_line(snap)
+        self.cards.text = sections.metric_cards(snap)
+        self.campaigns.text = sections.campaigns_table(snap)
+        for grain in GRAINS:
+            self.trend_sources[grain].data = trend_data(snap.trends[grain], snap.show_revenue)
+        self.trend_source.data = dict(self.trend_sources[GRAINS[self.grain.active]].data)
+        revenue = "" if snap.show_revenue else " Revenue is drawn for one account only."
+        self.trend_note.text = (
+            '<p class="note">cohort dates in the range, per day, ISO week (Monday) or calendar '
+            "month: the first and last period may be partial. Rates are recomputed per period "
+            f"from its summed counts (a gap: denominator 0).{revenue}</p>"
+        )
+        self.reasons.text = sections.reasons(snap, live=live)
+        self.links.text = sections.links(snap)
+        self.responses.text = sections.responses(snap)
+        self.external.text = sections.external(snap)
+        self.benchmarks.text = sections.benchmarks(snap)
+
+    # ------------------------------------------------------------------ layout
+
+    def section(self, name: str, *children: UIElement) -> UIElement:
+        return column(
+            *children,
+            css_classes=["wa-section", f"wa-section-{name}"],
+            sizing_mode="stretch_width",
+            max_width=MAX_WIDTH,
+        )
+
+    def layout(self, controls: UIElement | None = None) -> UIElement:
+        trend_title = self._div("trend_title", "<h2>Trend</h2>")
+        overview = [self.header]
+        if controls is not None:
+            overview.append(controls)
+        overview += [self.scope, self.cards, self.campaigns]
+        return column(
+            self.section("overview", *overview),
+            self.section(
+                "trend",
+                trend_title,
+                row(self.grain, self.metrics, sizing_mode="stretch_width"),
+                self.figure,
+                self.trend_note,
+            ),
+            self.section("reasons", self.reasons),
+            self.section("links", self.links),
+            self.section("responses", self.responses),
+            self.section("external", self.external),
+            self.section("benchmarks", self.benchmarks),
+            sizing_mode="stretch_width",
+            max_width=MAX_WIDTH,
+            styles={"margin": "0 auto", "padding": "12px"},
+            name="dashboard",
+        )
+
+
+def day(value: object) -> date | None:
+    """A picker's date (a date, an ISO string or epoch milliseconds) as a date."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC).date()
+    return date.fromisoformat(str(value)[:10])

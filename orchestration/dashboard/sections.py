@@ -1,0 +1,569 @@
+"""The dashboard's sections as HTML fragments, from a :class:`~.queries.Snapshot`.
+
+Pure functions (no Bokeh): the live dashboard and the static export put the same
+fragments into the same places. Numbers are formatted like the terminal report's
+(``1,234``, ``12.3 %``, ``n/a`` for a rate whose denominator is 0), and every
+element a test reads carries a ``data-*`` attribute naming it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from orchestration.dashboard.queries import KINDS, MAX_ROWS, Benchmarks, Reasons, Snapshot, Table
+from orchestration.report import COUNTS, RATE_OF_COUNT, RATES, _count, _money, _pct
+
+EXPORT_PATH = "export/reason-recipients"  # the live server's CSV download, relative to the page
+
+CSS = """
+.bk-clearfix { display: block; width: 100%; }
+:host { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2933; }
+h1 { font-size: 22px; margin: 4px 0; }
+h2 { font-size: 17px; margin: 14px 0 6px; }
+.muted, .note { color: #616e7c; font-size: 12px; }
+.note { margin: 4px 0; }
+.scope { font-size: 14px; margin: 2px 0 6px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 8px; }
+.card { border: 1px solid #d9e2ec; border-radius: 6px; padding: 8px 10px; background: #fff; }
+.card .label { font-size: 12px; color: #52606d; text-transform: uppercase; letter-spacing: .03em; }
+.card .value { font-size: 22px; font-weight: 600; margin: 2px 0; }
+.card .rate { font-size: 13px; color: #0b6e4f; }
+.card .formula { font-size: 11px; color: #9aa5b1; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border-bottom: 1px solid #e4e7eb; padding: 4px 6px; text-align: left;
+  vertical-align: top; }
+th { background: #f5f7fa; font-weight: 600; position: sticky; top: 0; }
+td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.url { max-width: 420px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.scroll { max-height: 440px; overflow: auto; border: 1px solid #e4e7eb; border-radius: 4px; }
+.total { font-weight: 600; }
+a.button { display: inline-block; padding: 2px 8px; border: 1px solid #2680c2; border-radius: 4px;
+  color: #2680c2; text-decoration: none; font-size: 12px; white-space: nowrap; }
+a.button:hover { background: #2680c2; color: #fff; }
+.unavailable { padding: 8px 10px; border: 1px dashed #cbd2d9; border-radius: 6px; color: #616e7c;
+  background: #f5f7fa; font-size: 13px; }
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+@dataclass(frozen=True)
+class Col:
+    header: str
+    numeric: bool = False
+    css: str = ""
+
+
+def table(
+    columns: Sequence[Col], rows: Sequence[Sequence[str]], name: str, row_count: int = 0
+) -> str:
+    """An HTML table of the first :data:`MAX_ROWS` rows (of ``row_count`` in all, when the
+    query stopped there); cells are already escaped HTML."""
+    head = "".join(
+        f'<th class="{"num" if c.numeric else ""}">{esc(c.header)}</th>' for c in columns
+    )
+    body = []
+    for row in rows[:MAX_ROWS]:
+        cells = "".join(
+            f'<td class="{" ".join(filter(None, ["num" if c.numeric else "", c.css]))}">{cell}</td>'
+            for c, cell in zip(columns, row, strict=True)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    more = ""
+    shown = min(len(rows), MAX_ROWS)
+    if max(row_count, len(rows)) > shown:
+        more = f'<p class="note">… and {max(row_count, len(rows)) - shown:,} more rows</p>'
+    return (
+        f'<div class="scroll"><table data-table="{name}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
+    )
+
+
+def unavailable(note: str) -> str:
+    return f'<div class="unavailable" data-unavailable="true">{esc(note)}</div>'
+
+
+def _rate(part: int | float, whole: int | float) -> str:
+    return _pct(part / whole if whole else None)
+
+
+def _pp(own: float | None, base: float | None) -> str:
+    """A difference of rates in percentage points."""
+    if own is None or base is None:
+        return "n/a"
+    return f"{(own - base) * 100:+.1f} pp"
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _extra(name: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if "revenue" in name:
+        return _money(Decimal(value))
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return _count(int(value))
+
+
+def _option_label(button_id: str | None, card_index: int | None) -> str:
+    label = button_id or "(body link)"
+    return label if card_index is None else f"{label} / card {card_index}"
+
+
+# --------------------------------------------------------------------------- header
+
+
+def range_text(snap: Snapshot) -> str:
+    start = snap.selection.date_from or snap.first
+    end = snap.selection.date_to or snap.last
+    if start is None and end is None:
+        return "no cohort dates with dispatches"
+    if start == end:
+        return f"{start} (one day)"
+    return f"{start or '…'} to {end or '…'}"
+
+
+def scope_line(snap: Snapshot) -> str:
+    start = snap.selection.date_from or snap.first
+    end = snap.selection.date_to or snap.last
+    what = {
+        "all": "all accounts, all campaigns",
+        "account": f"account {snap.scope.id}, all campaigns",
+    }.get(snap.scope.kind)
+    if what is None:
+        name = next((r.name for r in snap.campaigns), None)
+        what = f"account {snap.scope.account_id}, campaign {snap.scope.id}"
+        what += f" ({name})" if name else ""
+    as_of = f" | as of {esc(snap.as_of)}" if snap.as_of else ""
+    return (
+        f'<div class="scope" data-scope="{esc(snap.scope.describe())}" '
+        f'data-from="{esc(start or "")}" data-to="{esc(end or "")}">'
+        f"<b>{esc(what)}</b> | cohort dates {esc(range_text(snap))}{as_of}</div>"
+        '<div class="note">cohort date = dispatch date in the account\'s time zone; every '
+        "outcome of a message counts on it. Counts are summed over the range and every rate "
+        "is recomputed from the summed counts, never averaged.</div>"
+    )
+
+
+def header(title: str, source: str) -> str:
+    return f'<h1>{esc(title)}</h1><div class="muted">published marts: {esc(source)}</div>'
+
+
+# --------------------------------------------------------------------------- cards
+
+
+def metric_cards(snap: Snapshot) -> str:
+    """One card per contract metric: the summed count and, where one applies, its rate."""
+    start = snap.selection.date_from or snap.first
+    end = snap.selection.date_to or snap.last
+    out = [f'<div class="cards" data-from="{esc(start or "")}" data-to="{esc(end or "")}">']
+    for name in COUNTS:
+        out.append(_card(name, _count(snap.totals.counts[name]), snap))
+        if name == "conversions":
+            value = _money(snap.totals.revenue) if snap.show_revenue else "n/a"
+            out.append(
+                f'<div class="card" data-metric="revenue"><div class="label">revenue</div>'
+                f'<div class="value">{value}</div>'
+                f'<div class="formula">{esc(snap.revenue_note)}</div></div>'
+            )
+    out.append("</div>")
+    if snap.first is None:
+        out.append('<p class="note">no dispatches in this scope and range: every count is 0</p>')
+    return "".join(out)
+
+
+def _card(name: str, value: str, snap: Snapshot) -> str:
+    rate_html = ""
+    rate_name = RATE_OF_COUNT.get(name)
+    if rate_name:
+        label, numerator, denominator = RATES[rate_name]
+        rate = _pct(snap.totals.rate(rate_name))
+        rate_html = (
+            f'<div class="rate"><span data-rate="{rate_name}">{rate}</span> {esc(label)}</div>'
+            f'<div class="formula">{numerator} / {denominator}</div>'
+        )
+    return (
+        f'<div class="card" data-metric="{name}"><div class="label">{esc(_label(name))}</div>'
+        f'<div class="value">{value}</div>{rate_html}</div>'
+    )
+
+
+def campaigns_table(snap: Snapshot) -> str:
+    if snap.scope.kind == "campaign":
+        return ""
+    multi = not snap.scope.single_account
+    columns = [
+        Col("campaign"),
+        *([Col("account")] if multi else []),
+        Col("name"),
+        Col("sent", True),
+        Col("delivery rate", True),
+        Col("open rate", True),
+        Col("CTR", True),
+        Col("conversions", True),
+        Col("revenue", True),
+    ]
+    rows = []
+    for row in snap.campaigns:
+        m = row.metrics
+        revenue = _money(m.revenue) + (f" {row.currency}" if row.currency else "")
+        rows.append(
+            [
+                esc(row.campaign_id),
+                *([esc(row.account_id)] if multi else []),
+                esc(row.name or "(no name)"),
+                _count(m.counts["sent"]),
+                _pct(m.rate("delivery_rate")),
+                _pct(m.rate("open_rate")),
+                _pct(m.rate("click_through_rate")),
+                _count(m.counts["conversions"]),
+                revenue,
+            ]
+        )
+    note = '<p class="note">revenue in each account\'s currency (not summed across accounts)</p>'
+    return f"<h2>Campaigns: {len(rows):,}</h2>{table(columns, rows, 'campaigns')}{note}"
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def reasons(snap: Snapshot, *, live: bool) -> str:
+    """Dropped and undelivered reasons: messages, share of the kind, possible solution, and
+    (live, one campaign) a link that downloads the users the reason hit."""
+    parts = []
+    for kind in KINDS:
+        parts.append(_reasons(snap, snap.reasons[kind], live=live))
+    return "".join(parts)
+
+
+def _export_link(snap: Snapshot, kind: str, reason: str) -> str:
+    query = {"campaign": snap.scope.id, "kind": kind, "reason": reason}
+    if snap.selection.date_from:
+        query["from"] = snap.selection.date_from.isoformat()
+    if snap.selection.date_to:
+        query["to"] = snap.selection.date_to.isoformat()
+    href = f"{EXPORT_PATH}?{urlencode(query)}"
+    return f'<a class="button" data-export="{esc(reason)}" href="{esc(href)}">Export users</a>'
+
+
+def _reasons(snap: Snapshot, section: Reasons, *, live: bool) -> str:
+    kind = section.kind
+    title = f"{kind.capitalize()} reasons"
+    if not section.available:
+        return f"<h2>{title}</h2>{unavailable(section.note)}"
+    total = section.total
+    out = [f'<h2>{title}: <span data-total="{kind}">{_count(total)}</span> {kind} messages</h2>']
+    if not section.rows:
+        return "".join([*out, f'<p class="note">no {kind} messages in this range</p>'])
+    expected = snap.totals.counts[kind]
+    if total != expected:
+        out.append(f'<p class="note">the campaign metrics count {_count(expected)} {kind}</p>')
+    export_ok, export_note = snap.export
+    can_export = live and export_ok and snap.scope.kind == "campaign"
+    columns = [Col("reason"), Col("messages", True), Col("share", True), Col("possible solution")]
+    if live:
+        columns.append(Col("users"))
+    rows = []
+    for row in section.rows:
+        cells = [
+            esc(row.reason),
+            _count(row.messages),
+            _rate(row.messages, total),
+            esc(row.possible_solution or "(not in reason_dictionary)"),
+        ]
+        if live:
+            cells.append(_export_link(snap, kind, row.reason) if can_export else "")
+        rows.append(cells)
+    out.append(table(columns, rows, f"{kind}_reasons"))
+    if live and not can_export:
+        why = export_note or "pick a campaign to export the users a reason hit"
+        out.append(f'<p class="note" data-export-note="{kind}">Export users: {esc(why)}</p>')
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- engagement
+
+
+def _campaign_delivered(snap: Snapshot, campaign_id: str) -> int:
+    return snap.delivered_by_campaign.get(campaign_id, 0)
+
+
+def _extras(data: Table, fixed: Sequence[str]) -> list[str]:
+    return [name for name in data.columns if name not in fixed]
+
+
+def links(snap: Snapshot) -> str:
+    data = snap.links
+    if not data.available:
+        return f"<h2>Link click activity</h2>{unavailable(data.note)}"
+    fixed = ("campaign_id", "url", "button_id", "card_index", "clicks")
+    extras = _extras(data, fixed)
+    multi = snap.scope.kind != "campaign"
+    total = data.total
+    columns = [
+        *([Col("campaign")] if multi else []),
+        Col("url", css="url"),
+        Col("button / card"),
+        Col("clicks", True),
+        Col("CTR", True),
+        *(Col(_label(e), True) for e in extras),
+    ]
+    rows = []
+    for values in data.rows:
+        row = dict(zip(data.columns, values, strict=True))
+        delivered = _campaign_delivered(snap, row["campaign_id"])
+        url = row["url"] or "(no url)"
+        rows.append(
+            [
+                *([esc(row["campaign_id"])] if multi else []),
+                f'<span title="{esc(url)}">{esc(url)}</span>',
+                esc(_option_label(row["button_id"], row["card_index"])),
+                _count(row["clicks"]),
+                _rate(row["clicks"], delivered),
+                *(_extra(e, row[e]) for e in extras),
+            ]
+        )
+    head = (
+        f'<h2>Link click activity: <span data-total="clicks">{_count(total)}</span> clicks on '
+        f"{data.row_count:,} links</h2>"
+    )
+    body = (
+        table(columns, rows, "links", data.row_count)
+        if rows
+        else '<p class="note">no link clicks</p>'
+    )
+    note = (
+        '<p class="note">CTR = clicks / delivered of the link\'s campaign in the range. '
+        "Unique clickers do not add up across cohort dates and are not shown.</p>"
+    )
+    return head + body + note + _cards(snap)
+
+
+def _cards(snap: Snapshot) -> str:
+    data = snap.cards
+    if not data.available:
+        return ""
+    extras = _extras(data, ("campaign_id", "card_index", "links", "clicks"))
+    columns = [
+        Col("campaign"),
+        Col("carousel card", True),
+        Col("links", True),
+        Col("clicks", True),
+        Col("CTR", True),
+        *(Col(_label(e), True) for e in extras),
+    ]
+    rows = []
+    for values in data.rows:
+        row = dict(zip(data.columns, values, strict=True))
+        delivered = _campaign_delivered(snap, row["campaign_id"])
+        rows.append(
+            [
+                esc(row["campaign_id"]),
+                _count(row["card_index"]),
+                _count(row["links"]),
+                _count(row["clicks"]),
+                _rate(row["clicks"], delivered),
+                *(_extra(e, row[e]) for e in extras),
+            ]
+        )
+    if not rows:
+        return '<h3>Per carousel card</h3><p class="note">no clicks on carousel cards</p>'
+    return f"<h3>Per carousel card</h3>{table(columns, rows, 'carousel_cards', data.row_count)}"
+
+
+def responses(snap: Snapshot) -> str:
+    data = snap.responses
+    if not data.available:
+        return f"<h2>Response summary</h2>{unavailable(data.note)}"
+    return _options(
+        snap,
+        data,
+        "Response summary",
+        "responses",
+        "responses",
+        "response rate",
+        "rate = responses / delivered of the option's campaign in the range; responder conv. = "
+        "conversions attributed to the campaign by users who chose the option",
+    )
+
+
+def external(snap: Snapshot) -> str:
+    data = snap.external
+    if not data.available:
+        return f"<h2>External platform options</h2>{unavailable(data.note)}"
+    return _options(
+        snap,
+        data,
+        "External platform options",
+        "external",
+        "button clicks",
+        "click rate",
+        "an external-platform option's responses are its button clicks (never link clicks); "
+        "button click rate = button clicks / delivered of its campaign in the range",
+    )
+
+
+def _options(
+    snap: Snapshot, data: Table, title: str, name: str, count: str, rate: str, note: str
+) -> str:
+    fixed = (
+        "campaign_id",
+        "card_index",
+        "button_id",
+        "button_text",
+        "responses",
+        "responder_conversions",
+    )
+    extras = _extras(data, fixed)
+    multi = snap.scope.kind != "campaign"
+    total = data.total
+    columns = [
+        *([Col("campaign")] if multi else []),
+        Col("option"),
+        Col("button / card"),
+        Col(count, True),
+        Col(rate, True),
+        Col("responder conv.", True),
+        *(Col(_label(e), True) for e in extras),
+    ]
+    rows = []
+    for values in data.rows:
+        row = dict(zip(data.columns, values, strict=True))
+        delivered = _campaign_delivered(snap, row["campaign_id"])
+        free_text = row["button_id"] is None
+        option = "(free text)" if free_text else row["button_text"] or "(unknown payload)"
+        rows.append(
+            [
+                *([esc(row["campaign_id"])] if multi else []),
+                esc(option),
+                "-" if free_text else esc(_option_label(row["button_id"], row["card_index"])),
+                _count(row["responses"]),
+                _rate(row["responses"], delivered),
+                _count(row["responder_conversions"]),
+                *(_extra(e, row[e]) for e in extras),
+            ]
+        )
+    head = f'<h2>{title}: <span data-total="{name}">{_count(total)}</span> {count}</h2>'
+    body = (
+        table(columns, rows, name, data.row_count)
+        if rows
+        else f'<p class="note">no {count} in this range</p>'
+    )
+    return f'{head}{body}<p class="note">{esc(note)}</p>'
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def benchmarks(snap: Snapshot) -> str:
+    data = snap.benchmarks
+    out = ["<h2>Benchmarks</h2>"]
+    out.append(_campaign_benchmarks(data) if data.available else unavailable(data.note))
+    out.append(_template_benchmarks(data))
+    return "".join(out)
+
+
+def _campaign_benchmarks(data: Benchmarks) -> str:
+    own_read = data.opens / data.delivered if data.delivered else None
+    own_click = data.delivered_clicked / data.delivered if data.delivered else None
+    columns = [
+        Col("compared with"),
+        Col("delivered compared", True),
+        Col("read rate", True),
+        Col("baseline read rate", True),
+        Col("difference", True),
+        Col("click rate", True),
+        Col("baseline click rate", True),
+        Col("difference", True),
+    ]
+    rows = [
+        [
+            "<b>this selection</b>",
+            _count(data.delivered),
+            _pct(own_read),
+            "",
+            "",
+            _pct(own_click),
+            "",
+            "",
+        ]
+    ]
+    for base in data.baselines:
+        if not base.available:
+            rows.append([esc(base.label), "n/a", "", "", "", "", "", esc(base.note)])
+            continue
+        read, base_read = base.own("opens"), base.expected("opens")
+        click, base_click = base.own("clicked"), base.expected("clicked")
+        rows.append(
+            [
+                esc(base.label),
+                _count(int(base.counts["compared_delivered"])),
+                _pct(read),
+                _pct(base_read),
+                _pp(read, base_read),
+                _pct(click),
+                _pct(base_click),
+                _pp(click, base_click),
+            ]
+        )
+    note = (
+        '<p class="note">read rate = opens / delivered; click rate = delivered messages with '
+        "a click / delivered. Each baseline compares the selection's messages that have one "
+        "(compared delivered) with what they would have had at the baseline's rates; sums "
+        "over the range, rates recomputed.</p>"
+    )
+    return table(columns, rows, "campaign_benchmarks") + note
+
+
+def _template_benchmarks(data: Benchmarks) -> str:
+    templates = data.templates
+    title = "<h3>Templates against the cross-account benchmark</h3>"
+    if not templates.available:
+        return title + unavailable(templates.note)
+    if not templates.rows:
+        return title + '<p class="note">no template benchmarks for this selection</p>'
+    window: date = templates.column("window_end")[0]
+    columns = [
+        Col("account"),
+        Col("template"),
+        Col("country"),
+        Col("delivered", True),
+        Col("read rate", True),
+        Col("benchmark", True),
+        Col("click rate", True),
+        Col("benchmark", True),
+        Col("accounts in cohort", True),
+    ]
+    rows = []
+    for values in templates.rows:
+        row = dict(zip(templates.columns, values, strict=True))
+        rows.append(
+            [
+                esc(row["account_id"]),
+                esc(row["template_name"]),
+                esc(row["recipient_country"] or "?"),
+                _count(row["delivered"]),
+                _pct(row["read_rate"]),
+                _pct(row["benchmark_read_rate"]),
+                _pct(row["click_rate"]),
+                _pct(row["benchmark_click_rate"]),
+                _count(row["cohort_accounts"]),
+            ]
+        )
+    note = (
+        f'<p class="note">the 30 days to {window} (the publication\'s as-of date; the date '
+        "range does not apply); a benchmark is the 75th percentile of its cohort (country, "
+        "industry, category), n/a when fewer than 5 accounts contribute.</p>"
+    )
+    return title + table(columns, rows, "template_benchmarks", templates.row_count) + note
