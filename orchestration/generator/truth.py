@@ -227,24 +227,49 @@ def compute_truth(w: World) -> dict:
         .reset_index()
     )
 
+    # conversions and revenue per link: those whose last click was one of the link's clicks
+    by_click = conv.groupby("click_key").agg(n=("key", "size"), cents=("counted_cents", "sum"))
+    clicks["conv_n"] = by_click["n"].reindex(clicks["key"].to_numpy()).fillna(0).to_numpy(np.int64)
+    clicks["conv_cents"] = (
+        by_click["cents"].reindex(clicks["key"].to_numpy()).fillna(0).to_numpy(np.int64)
+    )
     link = (
         clicks.groupby([*KEYS, "url", "button_id", "card_index"], dropna=False)
-        .agg(clicks=("key", "size"), unique_clickers=("uid", "nunique"))
+        .agg(
+            clicks=("key", "size"),
+            unique_clickers=("uid", "nunique"),
+            conversions=("conv_n", "sum"),
+            revenue_cents=("conv_cents", "sum"),
+        )
         .reset_index()
     )
+    link["revenue"] = link.pop("revenue_cents") / 100
     resp_keys = [*KEYS, "card_index", "button_id"]
     resp_rows = resp.groupby(resp_keys, dropna=False).agg(
         responses=("in_key", "size"), unique_responders=("uid", "nunique")
     )
-    conv_by_user = conv.groupby(["cmp", "cohort", "uid"]).size().rename("n")
+    # what the responders did: their clicks on the campaign's messages of the cohort date and
+    # the conversions attributed to those messages, whenever (before or after the response)
+    user_keys = ["cmp", "cohort", "uid"]
+    conv_by_user = conv.groupby(user_keys).agg(n=("key", "size"), cents=("counted_cents", "sum"))
+    clicks_by_user = clicks.groupby(user_keys).size()
     responders = resp[[*resp_keys, "uid"]].drop_duplicates()
-    responders["n"] = (
-        conv_by_user.reindex(pd.MultiIndex.from_frame(responders[["cmp", "cohort", "uid"]]))
-        .fillna(0)
-        .to_numpy(np.int64)
-    )
-    resp_rows["responder_conversions"] = responders.groupby(resp_keys, dropna=False)["n"].sum()
+    responder_index = pd.MultiIndex.from_frame(responders[user_keys])
+
+    def per_responder(by_user: pd.Series) -> np.ndarray:
+        return by_user.reindex(responder_index).fillna(0).to_numpy(np.int64)
+
+    responders["n"] = per_responder(conv_by_user["n"])
+    responders["cents"] = per_responder(conv_by_user["cents"])
+    responders["clicks"] = per_responder(clicks_by_user)
+    by_option = responders.groupby(resp_keys, dropna=False)
+    resp_rows["responder_conversions"] = by_option["n"].sum()
+    resp_rows["responder_clicks"] = by_option["clicks"].sum()
+    resp_rows["responder_revenue"] = by_option["cents"].sum() / 100
     resp_rows = resp_rows.reset_index()
+    delivered = daily.set_index(KEYS)["delivered"]
+    cohort_index = pd.MultiIndex.from_frame(resp_rows[KEYS])
+    resp_rows["delivered"] = delivered.reindex(cohort_index).to_numpy(np.int64)
 
     st = w.statuses
     unknown_statuses = st[~st["known"] & (st["ts"] <= w.as_of_ms // MS_S)].drop_duplicates(
@@ -282,6 +307,9 @@ def compute_truth(w: World) -> dict:
                     "responses",
                     "unique_responders",
                     "responder_conversions",
+                    "delivered",
+                    "responder_clicks",
+                    "responder_revenue",
                 ]
             ].sort_values(["account_id", "campaign_id", "cohort_date", "card_index", "button_id"])
         ),

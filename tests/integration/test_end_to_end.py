@@ -155,28 +155,56 @@ def test_reason_dictionary_covers_every_reason(pipeline_run: PipelineRun) -> Non
 
 def test_link_clicks_equal_ground_truth(pipeline_run: PipelineRun) -> None:
     keys = ["account_id", "campaign_id", "cohort_date", "url", "button_id", "card_index"]
-    expected = _truth_rows(pipeline_run.truth["link_clicks"], keys, ["clicks", "unique_clickers"])
+    values = ["clicks", "unique_clickers", "conversions"]
+    expected = {
+        key: (*counts, _money(revenue))
+        for key, (*counts, revenue) in _truth_rows(
+            pipeline_run.truth["link_clicks"], keys, [*values, "revenue"]
+        ).items()
+    }
     rows = pipeline_run.query(
         "select account_id, campaign_id, strftime(cohort_date, '%Y-%m-%d'), url, button_id, "
-        "card_index, clicks, unique_clickers from marts.link_click_activity"
+        "card_index, clicks, unique_clickers, conversions, revenue from marts.link_click_activity"
     )
-    actual = {tuple(r[:6]): tuple(r[6:]) for r in rows}
+    actual = {tuple(r[:6]): (*r[6:9], _money(r[9])) for r in rows}
     assert actual == expected
     assert any(key[5] is not None for key in actual), "carousel card clicks are listed"
     assert any(key[4] is None for key in actual), "body links are listed"
+    assert any(key[5] is not None and value[2] > 0 for key, value in actual.items()), (
+        "conversions attributed to carousel card CTAs are listed"
+    )
 
 
 def test_responses_per_button_equal_ground_truth(pipeline_run: PipelineRun) -> None:
     keys = ["account_id", "campaign_id", "cohort_date", "card_index", "button_id"]
-    values = ["responses", "unique_responders", "responder_conversions"]
-    expected = _truth_rows(pipeline_run.truth["responses"], keys, values)
+    values = [
+        "responses", "unique_responders", "responder_conversions", "delivered", "responder_clicks",
+    ]  # fmt: skip
+    expected = {
+        key: (*counts, _money(revenue))
+        for key, (*counts, revenue) in _truth_rows(
+            pipeline_run.truth["responses"], keys, [*values, "responder_revenue"]
+        ).items()
+    }
     rows = pipeline_run.query(
         "select account_id, campaign_id, strftime(cohort_date, '%Y-%m-%d'), card_index, "
-        "button_id, responses, unique_responders, responder_conversions "
-        "from marts.response_summary"
+        f"button_id, {', '.join(values)}, responder_revenue from marts.response_summary"
     )
-    actual = {tuple(r[:5]): tuple(r[5:]) for r in rows}
+    actual = {tuple(r[:5]): (*r[5:10], _money(r[10])) for r in rows}
     assert actual == expected
+    assert any(key[3] is not None and value[4] > 0 for key, value in actual.items()), (
+        "responders of carousel card options clicked"
+    )
+    # the rates of a row are its counts divided (null when the denominator is 0)
+    wrong_rates = pipeline_run.query(
+        "select count(*) from marts.response_summary where "
+        "response_rate is distinct from responses / nullif(delivered, 0) "
+        "or responder_click_through_rate is distinct from "
+        "responder_clicks / nullif(unique_responders, 0) "
+        "or responder_conversion_rate is distinct from "
+        "responder_conversions / nullif(unique_responders, 0)"
+    )[0][0]
+    assert wrong_rates == 0
     external = pipeline_run.query(
         "select sum(button_clicks), count(*) filter (where button_click_rate is null) "
         "from marts.external_platform_responses"

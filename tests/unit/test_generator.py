@@ -305,7 +305,7 @@ def oracle(root: Path) -> dict:
     create table ev as
       select distinct on (event_id) * from conversions where occurred_at <= {as_of};
     create table conv as
-      select e.*, k.campaign_id, k.cohort_date,
+      select e.*, k.click_id, k.campaign_id, k.cohort_date,
         e.currency = a.currency as same_currency,
         case when e.currency = a.currency
           then coalesce(round(e.revenue * 100)::bigint, 0) else 0 end as cents
@@ -381,9 +381,15 @@ def oracle(root: Path) -> dict:
             "from ms where undelivered_reason is not null group by all"
         ),
         "link_clicks": frame(
-            "select account_id, campaign_id, cohort_date, url, button_id, card_index, "
-            "count(*) as clicks, "
-            "count(distinct user_id) as unique_clickers from ckm group by all"
+            """
+            with by_click as (
+              select click_id, count(*) as conversions, sum(cents) as cents from conv group by all)
+            select account_id, campaign_id, cohort_date, url, button_id, card_index,
+              count(*) as clicks, count(distinct user_id) as unique_clickers,
+              coalesce(sum(by_click.conversions), 0) as conversions,
+              coalesce(sum(by_click.cents), 0) as revenue_cents
+            from ckm left join by_click using (click_id) group by all
+            """
         ),
         "responses": frame(
             """
@@ -394,14 +400,29 @@ def oracle(root: Path) -> dict:
               user_id from resp),
             rc as (
               select w.account_id, w.campaign_id, w.cohort_date, w.card_index, w.button_id,
-                count(c.event_id) as responder_conversions
+                count(c.event_id) as responder_conversions,
+                coalesce(sum(c.cents), 0) as responder_revenue_cents
       from who w left join conv c on c.campaign_id = w.campaign_id and c.cohort_date = w.cohort_date
                 and c.user_id = w.user_id
+              group by all),
+            rk as (
+              select w.campaign_id, w.cohort_date, w.card_index, w.button_id,
+                count(k.click_id) as responder_clicks
+      from who w left join ckm k on k.campaign_id = w.campaign_id and k.cohort_date = w.cohort_date
+                and k.user_id = w.user_id
               group by all)
-            select rows.*, rc.responder_conversions from rows join rc
+            select rows.*, rc.responder_conversions, rc.responder_revenue_cents,
+              rk.responder_clicks, daily.delivered
+            from rows join rc
               on rc.campaign_id = rows.campaign_id and rc.cohort_date = rows.cohort_date
               and rc.card_index is not distinct from rows.card_index
               and rc.button_id is not distinct from rows.button_id
+            join rk
+              on rk.campaign_id = rows.campaign_id and rk.cohort_date = rows.cohort_date
+              and rk.card_index is not distinct from rows.card_index
+              and rk.button_id is not distinct from rows.button_id
+            join daily
+              on daily.campaign_id = rows.campaign_id and daily.cohort_date = rows.cohort_date
             """
         ),
         "data_quality": {
@@ -438,8 +459,9 @@ def oracle(root: Path) -> dict:
 
 def _same_rows(truth_rows: list[dict], oracle_rows: pd.DataFrame, keys: list[str]) -> None:
     expected = pd.DataFrame(truth_rows)
-    if "revenue" in expected:
-        expected["revenue_cents"] = (expected.pop("revenue") * 100).round().astype(np.int64)
+    for money in ("revenue", "responder_revenue"):
+        if money in expected:
+            expected[f"{money}_cents"] = (expected.pop(money) * 100).round().astype(np.int64)
     got = oracle_rows[list(expected.columns)].copy()
 
     def norm(df: pd.DataFrame) -> list[tuple]:
@@ -567,6 +589,13 @@ def test_truth_invariants(generated):
         assert (by_campaign == totals.loc[by_campaign.index, column]).all()
     resp = pd.DataFrame(truth["responses"]).groupby("campaign_id")["responses"].sum()
     assert (resp == totals.loc[resp.index, "responses"]).all()
+    # every attributed conversion has its click: the link rows sum to the daily conversions
+    keys = ["campaign_id", "cohort_date"]
+    links = pd.DataFrame(truth["link_clicks"]).groupby(keys)[["conversions", "revenue"]].sum()
+    by_day = daily.set_index(keys).loc[links.index]
+    assert (links["conversions"] == by_day["conversions"]).all()
+    assert np.allclose(links["revenue"], by_day["revenue"])
+    assert links["conversions"].sum() == daily["conversions"].sum()
     assert truth["campaigns"][0].keys() >= {"account_id", "campaign_id", "revenue"}
     dq = truth["data_quality"]
     assert min(dq["unknown_wamids"].values()) > 0 and dq["currency_mismatches"] > 0
@@ -631,6 +660,11 @@ def test_messy_realities_are_present(generated):
     responses = pd.DataFrame(truth["responses"])
     assert responses["card_index"].notna().any() and responses["button_id"].isna().any()
     assert (responses["responder_conversions"] > 0).any()
+    card_options = responses[responses["card_index"].notna()]
+    assert (card_options["responder_clicks"] > 0).any()
+    assert (responses["responder_revenue"] > 0).any() and (responses["responder_clicks"] == 0).any()
+    links = pd.DataFrame(truth["link_clicks"])
+    assert (links.loc[links["card_index"].notna(), "conversions"] > 0).any()
     clicks, _ = read_source(result.out, "clicks")
     assert clicks["click_id"].duplicated().any()
     assert (clicks["clicked_at"] > AS_OF).any() and clicks["card_index"].notna().any()
