@@ -12,7 +12,10 @@ query-and-format steps so tests can call them on any file with the marts:
 Metric rules follow ``docs/contract/marts.md``: counts are summed over the
 cohort dates of ``campaign_performance_daily`` in the range, and every rate is
 recomputed from the summed numerator and denominator (null when the
-denominator is 0), never averaged.
+denominator is 0), never averaged. The trend (:func:`trend_rows`) sums the
+same mart per day, ISO week or month (:func:`trend_grain`); the benchmarks
+(:func:`benchmark_rows`) sum ``campaign_benchmarks``' additive counts over
+the range and recompute each baseline's rate from them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import difflib
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,23 @@ RATES = {
     "response_rate": ("response rate", "responses", "delivered"),
 }
 RATE_OF_COUNT = {numerator: name for name, (_, numerator, _) in RATES.items()}
+
+#: The trend has a row per day up to this many days in range, per ISO week up
+#: to WEEKLY_MAX_DAYS (26 weeks), per calendar month beyond.
+DAILY_MAX_DAYS = 31
+WEEKLY_MAX_DAYS = 182
+#: The trend shows at most this many periods (the latest ones).
+MAX_TREND_PERIODS = 60
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+#: campaign_benchmarks' baselines (column prefix: label), in display order.
+BASELINES = {
+    "history": "account history, 30 days",
+    "reference": "reference seed",
+    "benchmark": "cross-account p75",
+}
+#: Short labels of the per-campaign benchmark table.
+BASELINE_SHORT = {"history": "hist", "reference": "ref", "benchmark": "x-acct"}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -355,6 +375,185 @@ def response_rows(
     ]
 
 
+def trend_grain(start: date, end: date) -> str:
+    """``day`` for up to DAILY_MAX_DAYS days, ``week`` up to WEEKLY_MAX_DAYS, else ``month``."""
+    days = (end - start).days + 1
+    if days <= DAILY_MAX_DAYS:
+        return "day"
+    return "week" if days <= WEEKLY_MAX_DAYS else "month"
+
+
+def period_start(day: date, grain: str) -> date:
+    """The day itself, the Monday of its ISO week or the first of its month."""
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _next_period(start: date, grain: str) -> date:
+    if grain == "week":
+        return start + timedelta(days=7)
+    if grain == "month":
+        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """One day, week or month of the range: counts summed over its cohort dates in range."""
+
+    period_start: date
+    sent: int = 0
+    delivered: int = 0
+    opens: int = 0
+    clicks: int = 0
+
+    @property
+    def read_rate(self) -> float | None:
+        return self.opens / self.delivered if self.delivered else None
+
+    @property
+    def click_through_rate(self) -> float | None:
+        return self.clicks / self.delivered if self.delivered else None
+
+
+def trend_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date, grain: str
+) -> list[TrendRow]:
+    """Every period from start's to end's, those without dispatches at zero."""
+    conditions, params = _filters(scope, DateRange(start, end), "period_start")
+    query = f"""
+        select period_start, sum(sent), sum(delivered), sum(opens), sum(clicks)
+        from marts.campaign_performance_daily {_where(conditions)}
+        group by period_start
+    """
+    sums: dict[date, list[int]] = {}
+    for day, *counts in con.execute(query, params).fetchall():
+        totals = sums.setdefault(period_start(day, grain), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            totals[i] += int(value)
+    rows = []
+    current, last = period_start(start, grain), period_start(end, grain)
+    while current <= last:
+        rows.append(TrendRow(current, *sums.get(current, [0, 0, 0, 0])))
+        current = _next_period(current, grain)
+    return rows
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """campaign_benchmarks' additive counts for one baseline, summed over rows.
+
+    ``delivered``, ``opens`` and ``clicked`` are the campaign's own counts over the
+    messages that have this baseline; ``expected_*`` what those messages would have
+    had at the baseline's rates. Every rate is recomputed from these sums.
+    """
+
+    delivered: int = 0
+    opens: int = 0
+    clicked: int = 0
+    expected_opens: float = 0.0
+    expected_clicked: float = 0.0
+
+    def __add__(self, other: Baseline) -> Baseline:
+        return Baseline(
+            self.delivered + other.delivered,
+            self.opens + other.opens,
+            self.clicked + other.clicked,
+            self.expected_opens + other.expected_opens,
+            self.expected_clicked + other.expected_clicked,
+        )
+
+    def _per_delivered(self, value: float) -> float | None:
+        return value / self.delivered if self.delivered else None
+
+    @property
+    def read_rate(self) -> float | None:
+        return self._per_delivered(self.opens)
+
+    @property
+    def baseline_read_rate(self) -> float | None:
+        return self._per_delivered(self.expected_opens)
+
+    @property
+    def click_rate(self) -> float | None:
+        return self._per_delivered(self.clicked)
+
+    @property
+    def baseline_click_rate(self) -> float | None:
+        return self._per_delivered(self.expected_clicked)
+
+
+@dataclass(frozen=True)
+class BenchmarkRow:
+    """One campaign (or the scope's total) against the baselines, over the range."""
+
+    campaign_id: str
+    delivered: int
+    opens: int
+    clicked: int
+    baselines: dict[str, Baseline]
+    reference_sources: frozenset[str] = frozenset()
+    benchmark_window_end: date | None = None
+
+    @property
+    def read_rate(self) -> float | None:
+        return self.opens / self.delivered if self.delivered else None
+
+    @property
+    def click_rate(self) -> float | None:
+        return self.clicked / self.delivered if self.delivered else None
+
+    @classmethod
+    def total(cls, rows: Sequence[BenchmarkRow]) -> BenchmarkRow:
+        ends = [row.benchmark_window_end for row in rows if row.benchmark_window_end]
+        return cls(
+            "total",
+            sum(row.delivered for row in rows),
+            sum(row.opens for row in rows),
+            sum(row.clicked for row in rows),
+            {name: sum((row.baselines[name] for row in rows), Baseline()) for name in BASELINES},
+            frozenset().union(*(row.reference_sources for row in rows)),
+            max(ends, default=None),
+        )
+
+
+def benchmark_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> list[BenchmarkRow]:
+    """Per campaign in scope, campaign_benchmarks' counts summed over the cohort dates in range."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    columns = ["compared_delivered", "compared_opens", "compared_delivered_clicked",
+               "expected_opens", "expected_clicked"]  # fmt: skip
+    sums = ", ".join(
+        f"coalesce(sum({name}_{column}), 0)" for name in BASELINES for column in columns
+    )
+    query = f"""
+        select
+            campaign_id, sum(delivered), sum(opens), sum(delivered_clicked), {sums},
+            string_agg(distinct reference_sources, '; '), max(benchmark_window_end)
+        from marts.campaign_benchmarks {_where(conditions)}
+        group by account_id, campaign_id
+        order by account_id, campaign_id
+    """
+    rows = []
+    for campaign, delivered, opens, clicked, *rest in con.execute(query, params).fetchall():
+        values, (sources, window_end) = rest[:-2], rest[-2:]
+        baselines = {}
+        for i, name in enumerate(BASELINES):
+            d, o, c, eo, ec = values[i * len(columns) : (i + 1) * len(columns)]
+            baselines[name] = Baseline(int(d), int(o), int(c), float(eo), float(ec))
+        parts = frozenset(part for part in (sources or "").split("; ") if part)
+        rows.append(
+            BenchmarkRow(
+                campaign, int(delivered), int(opens), int(clicked), baselines, parts, window_end
+            )
+        )
+    return rows
+
+
 def publication_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
     """The as-of time of the published marts, from marts._publication when it exists."""
     if not _has_table(con, "_publication"):
@@ -645,6 +844,173 @@ def _response_lines(
     return lines
 
 
+def sparkline(values: Sequence[float | None], floor: float | None = None) -> str:
+    """One block character per value, from ▁ (the lowest) to █ (the highest); a space for None.
+
+    The scale runs from ``floor`` (counts pass 0, so that a small change does not
+    look like a collapse) or else the smallest value, to the largest; a flat series
+    is a row of ▁.
+    """
+    known = [value for value in values if value is not None]
+    if not known:
+        return " " * len(values)
+    low = min(known) if floor is None else min(floor, *known)
+    high = max(known)
+    top = len(SPARK_BARS) - 1
+    chars = []
+    for value in values:
+        if value is None:
+            chars.append(" ")
+        elif high == low:
+            chars.append(SPARK_BARS[0])
+        else:
+            chars.append(SPARK_BARS[min(top, max(0, round((value - low) / (high - low) * top)))])
+    return "".join(chars)
+
+
+def _period_label(start: date, grain: str) -> str:
+    return start.strftime("%Y-%m") if grain == "month" else start.isoformat()
+
+
+def _trend_lines(rows: Sequence[TrendRow], grain: str, start: date, end: date) -> list[str]:
+    unit = {"day": "daily", "week": "weekly (ISO weeks)", "month": "monthly"}[grain]
+    lines = _section(f"Trend: {unit}, {start} to {end}")
+    shown = list(rows[-MAX_TREND_PERIODS:])
+    series: list[tuple[str, list[float | None], float | None, Any]] = [
+        ("sent", [row.sent for row in shown], 0, _count),
+        ("delivered", [row.delivered for row in shown], 0, _count),
+        ("read rate", [row.read_rate for row in shown], None, _pct),
+        ("CTR", [row.click_through_rate for row in shown], None, _pct),
+    ]
+    label_width = max(len(label) for label, *_ in series)
+    for label, values, floor, fmt in series:
+        known = [value for value in values if value is not None]
+        scale = "no data"
+        if known:
+            low = min(known) if floor is None else min(floor, *known)
+            scale = f"{fmt(low)} to {fmt(max(known))}"
+        lines.append(f"{INDENT}{label.ljust(label_width)}  {sparkline(values, floor)}  {scale}")
+    header = {"day": "date", "week": "week of", "month": "month"}[grain]
+    table = Table([Column(header), Column("sent", right=True), Column("delivered", right=True),
+                   Column("read rate", right=True), Column("CTR", right=True)])  # fmt: skip
+    for row in shown:
+        table.rows.append([
+            _period_label(row.period_start, grain), _count(row.sent), _count(row.delivered),
+            _pct(row.read_rate), _pct(row.click_through_rate),
+        ])  # fmt: skip
+    lines += ["", *table.lines()]
+    if len(rows) > len(shown):
+        lines += _note(f"the latest {len(shown)} of {len(rows)} periods are shown "
+                       "(narrow the range with --from/--to)")  # fmt: skip
+    lines += _note(
+        f"a row per day up to {DAILY_MAX_DAYS} days in range, per ISO week (Monday) up to "
+        f"{WEEKLY_MAX_DAYS}, else per month"
+        + ("; the first and last period count only their dates in range" if grain != "day" else "")
+    )
+    lines += _note(
+        "read rate = opens / delivered, CTR = clicks / delivered; sparklines run from ▁ to █ over "
+        "the scale at their right (counts from 0); blank: n/a"
+    )
+    return lines
+
+
+def _pp(rate: float | None, baseline: float | None, unit: str = " pp") -> str:
+    """A rate's difference from its baseline in percentage points, signed."""
+    if rate is None or baseline is None:
+        return "n/a"
+    return f"{(rate - baseline) * 100:+.1f}{unit}"
+
+
+def _benchmark_table(row: BenchmarkRow, label: str) -> list[str]:
+    table = Table([
+        Column("against", flex=True, min_width=14),
+        Column("delivered", right=True),
+        Column("read rate", right=True),
+        Column("baseline", right=True),
+        Column("diff", right=True),
+        Column("click rate", right=True),
+        Column("baseline", right=True),
+        Column("diff", right=True),
+    ])  # fmt: skip
+    table.rows.append([label, _count(row.delivered), _pct(row.read_rate), "", "",
+                       _pct(row.click_rate), "", ""])  # fmt: skip
+    for name, baseline_label in BASELINES.items():
+        b = row.baselines[name]
+        table.rows.append([
+            baseline_label, _count(b.delivered),
+            _pct(b.read_rate), _pct(b.baseline_read_rate),
+            _pp(b.read_rate, b.baseline_read_rate),
+            _pct(b.click_rate), _pct(b.baseline_click_rate),
+            _pp(b.click_rate, b.baseline_click_rate),
+        ])  # fmt: skip
+    return table.lines()
+
+
+def _benchmark_campaigns_table(rows: Sequence[BenchmarkRow]) -> list[str]:
+    columns = [Column("campaign"), Column("delivered", right=True),
+               Column("read", right=True)]  # fmt: skip
+    columns += [Column(f"vs {short}", right=True) for short in BASELINE_SHORT.values()]
+    columns.append(Column("click", right=True))
+    columns += [Column(f"vs {short}", right=True) for short in BASELINE_SHORT.values()]
+    table = Table(columns)
+    for row in rows[:MAX_CAMPAIGN_ROWS]:
+        cells = [row.campaign_id, _count(row.delivered), _pct(row.read_rate)]
+        b = row.baselines
+        cells += [_pp(b[name].read_rate, b[name].baseline_read_rate, "") for name in BASELINES]
+        cells.append(_pct(row.click_rate))
+        cells += [_pp(b[name].click_rate, b[name].baseline_click_rate, "") for name in BASELINES]
+        table.rows.append(cells)
+    lines = table.lines()
+    if len(rows) > MAX_CAMPAIGN_ROWS:
+        lines += _note(f"… and {len(rows) - MAX_CAMPAIGN_ROWS:,} more campaigns")
+    lines += _note("vs: the campaign's rate minus the baseline's, in percentage points, over "
+                   "the messages that have the baseline")  # fmt: skip
+    return lines
+
+
+def _benchmark_lines(rows: Sequence[BenchmarkRow], scope: Scope) -> list[str]:
+    lines = _section("Benchmarks: read and click rates against three baselines")
+    if not rows:
+        return [*lines, f"{INDENT}no messages in this range"]
+    if scope.kind == "campaign":
+        total, label = rows[0], "campaign, all delivered"
+    else:
+        total, label = BenchmarkRow.total(rows), "all delivered"
+    lines += _benchmark_table(total, label)
+    if scope.kind != "campaign":
+        lines += ["", *_benchmark_campaigns_table(rows)]
+    lines += _note(
+        "delivered = the campaign's delivered messages each baseline covers; the campaign's rates "
+        "and the baseline's are over those messages (the baseline weighted by their recipient "
+        "countries); diff in percentage points; n/a: no baseline"
+    )
+    lines += _note(
+        "click rate = delivered messages with a click / delivered (each message once; CTR counts "
+        "every click)"
+    )
+    lines += _note(
+        "account history: the account's other campaigns over the 30 cohort dates before each "
+        "date (not that date)"
+    )
+    sources = "; ".join(sorted(total.reference_sources)) or "none for these countries"
+    placeholder = any(source.startswith("illustrative") for source in total.reference_sources)
+    lines += _note(
+        f"reference seed: {sources}"
+        + (
+            ": placeholder values, not published figures; replace "
+            "seeds/reference_engagement_rates.csv with your provider's published rates"
+            if placeholder
+            else ""
+        )
+    )
+    window = f"; 30 days to {total.benchmark_window_end}" if total.benchmark_window_end else ""
+    lines += _note(
+        "cross-account p75: 75th percentile of the (country, industry, template category) "
+        f"cohort, published only where at least 5 accounts contribute{window}"
+    )
+    return lines
+
+
 def _range_text(date_range: DateRange, first: date | None, last: date | None) -> str:
     start = date_range.start or first
     end = date_range.end or last
@@ -706,6 +1072,14 @@ def build_report(
     lines += _note(
         "rates are recomputed from the counts summed over the range (n/a: denominator 0)"
     )
+
+    if start is not None and end is not None and first is not None:
+        grain = trend_grain(start, end)
+        lines += _trend_lines(trend_rows(con, scope, start, end, grain), grain, start, end)
+    else:
+        lines += [*_section("Trend"), f"{INDENT}no dispatches in this range"]
+    if _has_table(con, "campaign_benchmarks"):
+        lines += _benchmark_lines(benchmark_rows(con, scope, date_range), scope)
 
     for kind in ("dropped", "undelivered"):
         if _has_table(con, f"{kind}_reasons"):

@@ -233,6 +233,56 @@ def test_response_activity_per_option(con) -> None:
         ), (option, button)
 
 
+def test_trend_rows_add_up_to_the_totals(con) -> None:
+    account, _ = _busiest_campaign(con)
+    first, last = con.execute(
+        "select min(period_start), max(period_start) from marts.campaign_performance_daily "
+        "where account_id = ?",
+        [account],
+    ).fetchone()
+    text = build_report(con, resolve_scope(con, account=account), DateRange())
+
+    section = _section(text, "Trend")  # the sparklines, up to the blank line before the table
+    grain = "daily" if (last - first).days < 31 else "weekly (ISO weeks)"
+    assert section.startswith(f"Trend: {grain}, {first} to {last}")
+    assert len([line for line in section.splitlines() if line.startswith("  sent ")]) == 1
+    table = _section(text, "  date" if grain == "daily" else "  week of")
+    rows = [line.split() for line in table.splitlines()[1:] if re.match(r"  \d{4}-", line)]
+    expected = _daily_sums(con, "account_id = ?", [account])
+    assert sum(int(row[1].replace(",", "")) for row in rows) == expected["sent"]
+    assert sum(int(row[2].replace(",", "")) for row in rows) == expected["delivered"]
+    _assert_fits(text)
+
+
+def test_benchmarks_recompute_each_baseline_from_campaign_benchmarks(con) -> None:
+    _, campaign = _busiest_campaign(con)
+    text = build_report(con, resolve_scope(con, campaign=campaign), DateRange())
+    section = _section(text, "Benchmarks")
+    flat = " ".join(section.split())
+    labels = {"history": "account history, 30 days", "reference": "reference seed",
+              "benchmark": "cross-account p75"}  # fmt: skip
+    for baseline, label in labels.items():
+        delivered, opens, expected = con.execute(
+            f"select sum({baseline}_compared_delivered), sum({baseline}_compared_opens), "
+            f"sum({baseline}_expected_opens) from marts.campaign_benchmarks where campaign_id = ?",
+            [campaign],
+        ).fetchone()
+        if delivered:
+            read, base = opens / delivered, expected / delivered
+            cells = f"{delivered:,} {read * 100:.1f} % {base * 100:.1f} % "
+            cells += f"{(read - base) * 100:+.1f} pp"
+        else:
+            cells = "0 n/a n/a n/a"
+        assert f"{label} {cells}" in flat, (label, section)
+    delivered = con.execute(
+        "select sum(delivered) from marts.campaign_performance_daily where campaign_id = ?",
+        [campaign],
+    ).fetchone()[0]
+    assert f"campaign, all delivered {delivered:,} " in flat  # the same messages as the metrics
+    assert "reference seed: illustrative (" in flat  # the shipped placeholders say so
+    _assert_fits(text)
+
+
 def test_publication_as_of_is_optional() -> None:
     con = duckdb.connect()
     con.execute("create schema marts")
@@ -261,6 +311,7 @@ def test_cli_report_and_unknown_campaign(pipeline_run: PipelineRun, tmp_path: Pa
     ok = run_cli("report", "--serving", serving, "--campaign", campaigns[-1], env=env)
     assert ok.returncode == 0, ok.stderr
     assert f"Campaign {campaigns[-1]}" in ok.stdout and "Metrics" in ok.stdout
+    assert "\nTrend: " in ok.stdout and "\nBenchmarks: " in ok.stdout
     _assert_fits(ok.stdout)
 
     unknown = run_cli("report", "--serving", serving, "--campaign", "nope", env=env)
