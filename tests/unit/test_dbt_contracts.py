@@ -129,6 +129,7 @@ NO_PRIMARY_KEY_FOR_COST = {"reason_recipients"}
 EXPOSURES = {
     "serving_publication": "application",
     "campaign_report": "application",
+    "reason_recipients_export": "application",
     "campaign_analytics_dashboard": "dashboard",
 }
 
@@ -286,3 +287,15 @@ def test_the_report_exposure_depends_on_the_marts_the_report_reads(
             read.add(name)
     assert len(read) >= 5, read  # the pattern still finds the report's queries
     assert _depends_on_marts(manifest, "campaign_report") == read
+
+
+def test_the_export_exposure_depends_on_the_marts_the_export_reads(
+    manifest: dict[str, Any],
+) -> None:
+    """The marts orchestration/export.py names (``marts.<name>``), and the two that the
+    report functions it calls read (resolve_scope, cohort_date_bounds)."""
+    source = (PROJECT_DIR / "orchestration" / "export.py").read_text()
+    read = set(re.findall(r"\bmarts\.(\w+)", source))
+    assert "reason_recipients" in read  # the pattern still finds the export's queries
+    read |= {"campaign_performance", "campaign_performance_daily"}
+    assert _depends_on_marts(manifest, "reason_recipients_export") == read
