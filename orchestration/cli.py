@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_command.add_arguments(bench)
 
+    from orchestration import export as export_command
+
+    export = commands.add_parser(
+        "export", help="files for re-segmenting from the published marts (CSV or Parquet)"
+    )
+    export_command.add_arguments(export)
+
     report = commands.add_parser(
         "report", help="campaign analytics in the terminal, from the published marts"
     )
@@ -229,6 +236,12 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from orchestration import export
+
+    return export.main(args)
+
+
 def _report(args: argparse.Namespace) -> int:
     from orchestration.report import build_report, open_serving, parse_date_range, resolve_scope
 
@@ -254,6 +267,7 @@ COMMANDS = {
     "dev": _dev,
     "bench": _bench,
     "report": _report,
+    "export": _export,
 }
 
 
