@@ -101,7 +101,7 @@ class DashboardView:
 
     def _figure(self) -> figure:
         fig = figure(
-            height=380,
+            height=440,
             x_axis_type="datetime",
             sizing_mode="stretch_width",
             toolbar_location="above",
@@ -156,8 +156,10 @@ class DashboardView:
             fig.extra_y_ranges[axis].renderers = [
                 r for r, a in zip(renderers, axes, strict=True) if a == axis
             ]
-        legend = Legend(items=items, click_policy="hide", location="top_left")
-        fig.add_layout(legend, "right")
+        legend = Legend(
+            items=items, click_policy="hide", orientation="horizontal", ncols=6, spacing=12
+        )
+        fig.add_layout(legend, "below")
         hover = HoverTool(
             tooltips=[("metric", "$name"), ("period", "@period{%F}"), ("value", "$snap_y")],
             formatters={"@period": "datetime"},

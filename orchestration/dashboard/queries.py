@@ -30,8 +30,10 @@ from typing import Any
 import duckdb
 
 from orchestration.report import (
+    BASELINES,
     COUNTS,
     RATES,
+    BenchmarkRow,
     CampaignRow,
     DateRange,
     Metrics,
@@ -40,23 +42,29 @@ from orchestration.report import (
     _columns,
     _filters,
     _has_table,
+    _next_period,
     _revenue_note,
     _where,
+    benchmark_rows,
     campaign_rows,
     cohort_date_bounds,
     open_serving,
+    period_start,
     publication_as_of,
     reason_rows,
     resolve_scope,
 )
 
-GRAINS = ("day", "week", "month")  # DuckDB date_trunc parts: ISO weeks start on Monday
+GRAINS = ("day", "week", "month")  # ISO weeks start on Monday (the report's period_start)
 KINDS = ("dropped", "undelivered")
 MAX_ROWS = 50  # rows of a table section; its row count and total cover every row
 NOT_PUBLISHED = "not available in this publication"
 EXPORT_MODULE = "orchestration.export"
 NUMERIC_TYPES = ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "UBIGINT", "DOUBLE", "DECIMAL")
 
+#: Per-row denominators (the campaign's delivered on the row's cohort date): not an
+#: option's activity; the dashboard's rates use the campaign's delivered over the range.
+DENOMINATORS = {"delivered", "sent"}
 #: Columns of link_click_activity / response_summary that are keys, labels or
 #: non-additive (unique counts do not add up across cohort dates).
 LINK_KNOWN = {
@@ -82,22 +90,13 @@ RESPONSE_KNOWN = {
     "responder_conversions",
 }
 
-#: The baselines of marts.campaign_benchmarks: (prefix, label). Each is stored as
-#: additive counts: <prefix>_compared_delivered / _opens / _delivered_clicked (the
-#: campaign's own messages that have the baseline) and <prefix>_expected_opens /
-#: _clicked (what they would have had at the baseline's rates).
-BASELINES = (
-    ("history", "own account, other campaigns, trailing 30 days"),
-    ("reference", "reference rates (seed)"),
-    ("benchmark", "cross-account template benchmark"),
-)
-BASELINE_SUFFIXES = (
-    "compared_delivered",
-    "compared_opens",
-    "compared_delivered_clicked",
-    "expected_opens",
-    "expected_clicked",
-)
+#: campaign_benchmarks' additive columns per baseline: <baseline>_<suffix> (the report's
+#: benchmark_rows sums them; every rate is recomputed from the sums).
+BASELINE_SUFFIXES = ("compared_delivered", "compared_opens", "compared_delivered_clicked",
+                     "expected_opens", "expected_clicked")  # fmt: skip
+BENCHMARK_COLUMNS = ("delivered", "opens", "delivered_clicked", "reference_sources",
+                     "benchmark_window_end",
+                     *(f"{b}_{s}" for b in BASELINES for s in BASELINE_SUFFIXES))  # fmt: skip
 
 
 class Serving:
@@ -179,26 +178,40 @@ class Trend:
         return [n / d if d else None for n, d in pairs]
 
 
-def trend(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange, grain: str) -> Trend:
-    """Cohort dates in range summed per day, ISO week or calendar month (partial at the ends).
-
-    Weeks and months are cut from the daily mart so that they respect the range; over
-    whole periods their sums equal campaign_performance_weekly / _monthly.
-    """
-    if grain not in GRAINS:
-        raise ValueError(f"grain {grain!r} is not one of {GRAINS}")
-    conditions, params = _filters(scope, date_range, "period_start")
+def trends(
+    con: duckdb.DuckDBPyConnection, scope: Scope, start: date | None, end: date | None
+) -> dict[str, Trend]:
+    """Every count and revenue per day, ISO week and calendar month from ``start`` to
+    ``end`` (the range's cohort dates; the ends may be partial periods), with periods
+    without dispatches at zero: one query over the daily mart, bucketed by the report's
+    :func:`~orchestration.report.period_start` (the weekly and monthly marts' periods)."""
+    if start is None or end is None:
+        return {grain: Trend(grain, [], {name: [] for name in COUNTS}, []) for grain in GRAINS}
+    conditions, params = _filters(scope, DateRange(start, end), "period_start")
     sums = ", ".join(f"sum({name})" for name in COUNTS)
     query = f"""
-        select cast(date_trunc('{grain}', period_start) as date) as period, {sums},
-            coalesce(sum(revenue), 0)
+        select period_start, {sums}, coalesce(sum(revenue), 0)
         from marts.campaign_performance_daily {_where(conditions)}
-        group by 1
-        order by 1
+        group by period_start
     """
-    rows = con.execute(query, params).fetchall()
-    counts = {name: [int(row[i + 1]) for row in rows] for i, name in enumerate(COUNTS)}
-    return Trend(grain, [row[0] for row in rows], counts, [Decimal(row[-1]) for row in rows])
+    days = con.execute(query, params).fetchall()
+    out = {}
+    for grain in GRAINS:
+        buckets: dict[date, list[Any]] = {}
+        for day, *values in days:
+            totals = buckets.setdefault(period_start(day, grain), [0] * len(COUNTS) + [Decimal(0)])
+            for i, value in enumerate(values):
+                totals[i] += value
+        periods = []
+        current, last = period_start(start, grain), period_start(end, grain)
+        while current <= last:
+            periods.append(current)
+            current = _next_period(current, grain)
+        empty = [0] * len(COUNTS) + [Decimal(0)]
+        rows = [buckets.get(p, empty) for p in periods]
+        counts = {name: [int(row[i]) for row in rows] for i, name in enumerate(COUNTS)}
+        out[grain] = Trend(grain, periods, counts, [Decimal(row[-1]) for row in rows])
+    return out
 
 
 @dataclass(frozen=True)
@@ -241,7 +254,10 @@ def additive_extras(con: duckdb.DuckDBPyConnection, table: str, known: set[str])
     return [
         name
         for name in numeric_columns(con, table)
-        if name not in known and not name.endswith("_rate") and not name.startswith("unique_")
+        if name not in known
+        and name not in DENOMINATORS
+        and not name.endswith("_rate")
+        and not name.startswith("unique_")
     ]
 
 
@@ -326,15 +342,17 @@ def cards(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -
 def responses(
     con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange, *, external: bool
 ) -> Table:
-    """Responses per option (button and card; free text apart), or the external-platform
-    options alone (``external``): their responses are the button clicks."""
+    """Responses per option (button and card, free text, external platforms flagged), or
+    the external-platform options alone (``external``): their responses are button clicks."""
     if not _has_table(con, "response_summary"):
         return Table(False, note=f"marts.response_summary: {NOT_PUBLISHED}")
     extras = additive_extras(con, "response_summary", RESPONSE_KNOWN)
     conditions, params = _filters(scope, date_range, "cohort_date")
-    conditions.append("is_external_platform" if external else "not is_external_platform")
+    if external:
+        conditions.append("is_external_platform")
     query = f"""
         select campaign_id, card_index, button_id, any_value(button_text) as button_text,
+            bool_or(is_external_platform) as is_external_platform,
             sum(responses) as responses, sum(responder_conversions) as responder_conversions
             {_sums(extras)}
         from marts.response_summary {_where(conditions)}
@@ -346,74 +364,29 @@ def responses(
 
 
 @dataclass(frozen=True)
-class Baseline:
-    name: str
-    label: str
-    available: bool
-    counts: dict[str, float] = field(default_factory=dict)
-    note: str = ""
-
-    def own(self, what: str) -> float | None:
-        """The campaign's read (opens) or click (clicked) rate on the compared messages."""
-        column = "compared_opens" if what == "opens" else "compared_delivered_clicked"
-        delivered = self.counts.get("compared_delivered", 0)
-        return self.counts[column] / delivered if delivered else None
-
-    def expected(self, what: str) -> float | None:
-        """The baseline's rate on the same messages (expected / compared delivered)."""
-        column = "expected_opens" if what == "opens" else "expected_clicked"
-        delivered = self.counts.get("compared_delivered", 0)
-        return self.counts[column] / delivered if delivered else None
-
-
-@dataclass(frozen=True)
 class Benchmarks:
+    """The selection against each baseline (the report's BenchmarkRow, summed over the
+    campaigns in scope), and template_benchmarks' latest window."""
+
     available: bool
     note: str = ""
-    delivered: int = 0
-    opens: int = 0
-    delivered_clicked: int = 0
-    baselines: list[Baseline] = field(default_factory=list)
+    total: BenchmarkRow | None = None
+    campaigns: int = 0
     templates: Table = field(default_factory=lambda: Table(False))
 
 
 def benchmarks(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Benchmarks:
-    """The scope's read and click rates beside each baseline of marts.campaign_benchmarks
-    (sums over the range, rates recomputed), and template_benchmarks' latest window."""
     templates = template_benchmarks(con, scope)
     if not _has_table(con, "campaign_benchmarks"):
         return Benchmarks(False, f"marts.campaign_benchmarks: {NOT_PUBLISHED}", templates=templates)
     columns = set(_columns(con, "campaign_benchmarks"))
-    own = ("delivered", "opens", "delivered_clicked")
-    missing = [name for name in own if name not in columns]
+    missing = [name for name in BENCHMARK_COLUMNS if name not in columns]
     if missing:
         note = f"marts.campaign_benchmarks lacks {', '.join(missing)}: {NOT_PUBLISHED}"
         return Benchmarks(False, note, templates=templates)
-    wanted = {name: [f"{name}_{suffix}" for suffix in BASELINE_SUFFIXES] for name, _ in BASELINES}
-    present = [col for cols in wanted.values() for col in cols if col in columns]
-    conditions, params = _filters(scope, date_range, "cohort_date")
-    select = ", ".join(f"coalesce(sum({col}), 0)" for col in (*own, *present))
-    row = con.execute(
-        f"select {select} from marts.campaign_benchmarks {_where(conditions)}", params
-    ).fetchone()
-    values = dict(zip((*own, *present), row, strict=True))
-    baselines = []
-    for name, label in BASELINES:
-        lacking = [col for col in wanted[name] if col not in columns]
-        if lacking:
-            note = f"lacks {', '.join(lacking)}"
-            baselines.append(Baseline(name, label, False, note=note))
-            continue
-        counts = {suffix: float(values[f"{name}_{suffix}"]) for suffix in BASELINE_SUFFIXES}
-        baselines.append(Baseline(name, label, True, counts))
-    return Benchmarks(
-        True,
-        delivered=int(values["delivered"]),
-        opens=int(values["opens"]),
-        delivered_clicked=int(values["delivered_clicked"]),
-        baselines=baselines,
-        templates=templates,
-    )
+    rows = benchmark_rows(con, scope, date_range)
+    return Benchmarks(True, total=BenchmarkRow.total(rows), campaigns=len(rows),
+                      templates=templates)  # fmt: skip
 
 
 def template_benchmarks(con: duckdb.DuckDBPyConnection, scope: Scope) -> Table:
@@ -497,7 +470,7 @@ def snapshot(con: duckdb.DuckDBPyConnection, selection: Selection) -> Snapshot:
         totals=Metrics.total(row.metrics for row in campaigns),
         revenue_note=revenue_note,
         show_revenue=show_revenue,
-        trends={grain: trend(con, scope, date_range, grain) for grain in GRAINS},
+        trends=trends(con, scope, date_range.start or first, date_range.end or last),
         reasons={kind: reasons(con, kind, scope, date_range) for kind in KINDS},
         links=links(con, scope, date_range),
         cards=cards(con, scope, date_range),

@@ -393,8 +393,9 @@ def responses(snap: Snapshot) -> str:
         "responses",
         "responses",
         "response rate",
-        "rate = responses / delivered of the option's campaign in the range; responder conv. = "
-        "conversions attributed to the campaign by users who chose the option",
+        "rate = responses / delivered of the option's campaign in the range (an external "
+        "option's responses are its button clicks); responder conv. = conversions attributed "
+        "to the campaign by users who chose the option",
     )
 
 
@@ -422,16 +423,19 @@ def _options(
         "card_index",
         "button_id",
         "button_text",
+        "is_external_platform",
         "responses",
         "responder_conversions",
     )
     extras = _extras(data, fixed)
+    flag = name == "responses"  # the summary flags external options; their own section not
     multi = snap.scope.kind != "campaign"
     total = data.total
     columns = [
         *([Col("campaign")] if multi else []),
         Col("option"),
         Col("button / card"),
+        *([Col("external")] if flag else []),
         Col(count, True),
         Col(rate, True),
         Col("responder conv.", True),
@@ -448,6 +452,7 @@ def _options(
                 *([esc(row["campaign_id"])] if multi else []),
                 esc(option),
                 "-" if free_text else esc(_option_label(row["button_id"], row["card_index"])),
+                *(["yes" if row["is_external_platform"] else "no"] if flag else []),
                 _count(row["responses"]),
                 _rate(row["responses"], delivered),
                 _count(row["responder_conversions"]),
@@ -474,9 +479,16 @@ def benchmarks(snap: Snapshot) -> str:
     return "".join(out)
 
 
+BASELINE_LABELS = {
+    "history": "own account's other campaigns, trailing 30 days",
+    "reference": "reference rates (seed)",
+    "benchmark": "cross-account template benchmark (p75)",
+}
+
+
 def _campaign_benchmarks(data: Benchmarks) -> str:
-    own_read = data.opens / data.delivered if data.delivered else None
-    own_click = data.delivered_clicked / data.delivered if data.delivered else None
+    total = data.total
+    assert total is not None
     columns = [
         Col("compared with"),
         Col("delivered compared", True),
@@ -489,39 +501,37 @@ def _campaign_benchmarks(data: Benchmarks) -> str:
     ]
     rows = [
         [
-            "<b>this selection</b>",
-            _count(data.delivered),
-            _pct(own_read),
+            f"<b>this selection</b> ({data.campaigns:,} campaigns)",
+            _count(total.delivered),
+            _pct(total.read_rate),
             "",
             "",
-            _pct(own_click),
+            _pct(total.click_rate),
             "",
             "",
         ]
     ]
-    for base in data.baselines:
-        if not base.available:
-            rows.append([esc(base.label), "n/a", "", "", "", "", "", esc(base.note)])
-            continue
-        read, base_read = base.own("opens"), base.expected("opens")
-        click, base_click = base.own("clicked"), base.expected("clicked")
+    for name, base in total.baselines.items():
         rows.append(
             [
-                esc(base.label),
-                _count(int(base.counts["compared_delivered"])),
-                _pct(read),
-                _pct(base_read),
-                _pp(read, base_read),
-                _pct(click),
-                _pct(base_click),
-                _pp(click, base_click),
+                esc(BASELINE_LABELS.get(name, name)),
+                _count(base.delivered),
+                _pct(base.read_rate),
+                _pct(base.baseline_read_rate),
+                _pp(base.read_rate, base.baseline_read_rate),
+                _pct(base.click_rate),
+                _pct(base.baseline_click_rate),
+                _pp(base.click_rate, base.baseline_click_rate),
             ]
         )
+    sources = ", ".join(sorted(total.reference_sources)) or "none"
+    window = total.benchmark_window_end or "n/a"
     note = (
         '<p class="note">read rate = opens / delivered; click rate = delivered messages with '
         "a click / delivered. Each baseline compares the selection's messages that have one "
         "(compared delivered) with what they would have had at the baseline's rates; sums "
-        "over the range, rates recomputed.</p>"
+        f"over the range, rates recomputed. Reference rates: {esc(sources)}; cross-account "
+        f"benchmark of the 30 days to {esc(window)}.</p>"
     )
     return table(columns, rows, "campaign_benchmarks") + note
 

@@ -217,23 +217,27 @@ def test_later_columns_and_marts_are_picked_up(tmp_path: Path) -> None:
     extra = f"""
         alter table marts.link_click_activity add column conversions bigint default 2;
         alter table marts.response_summary add column revenue decimal(18, 4) default 1.5;
+        alter table marts.response_summary add column delivered bigint default 5;
         create table marts.campaign_benchmarks (account_id varchar, campaign_id varchar,
             cohort_date date, delivered bigint, opens bigint, delivered_clicked bigint,
-            {baseline});
+            reference_sources varchar, benchmark_window_end date, {baseline});
         insert into marts.campaign_benchmarks select 'acc_1', 'cmp_a', '2026-10-02', 900, 450,
-            90, {", ".join("100" if "delivered" in s else "40" for b in range(3)
-                           for s in queries.BASELINE_SUFFIXES)};
+            90, 'illustrative (2026-12-04)', '2026-10-10',
+            {", ".join("100" if "delivered" in s else "40" for b in range(3)
+                       for s in queries.BASELINE_SUFFIXES)};
     """  # fmt: skip
     path = make_serving(tmp_path / "new.duckdb", extra_sql=extra)
     con = duckdb.connect(str(path), read_only=True)
     snap = snapshot(con, Selection("acc_1"))
     con.close()
     assert "conversions" in snap.links.columns and "revenue" in snap.responses.columns
-    assert snap.benchmarks.available and all(b.available for b in snap.benchmarks.baselines)
-    history = snap.benchmarks.baselines[0]
-    assert history.own("opens") == 0.4 and history.expected("opens") == 0.4
+    assert "delivered" not in snap.responses.columns  # a per-row denominator, not activity
+    assert snap.benchmarks.available and snap.benchmarks.total is not None
+    history = snap.benchmarks.total.baselines["history"]
+    assert history.read_rate == 0.4 and history.baseline_read_rate == 0.4
     page = export_html(Serving(path), Selection("acc_1"), tmp_path / "new.html").read_text()
-    assert "own account, other campaigns, trailing 30 days" in page
+    assert "own account&#x27;s other campaigns, trailing 30 days" in shown(page)
+    assert "illustrative (2026-12-04)" in page
     assert "not available in this publication" not in page
 
 
@@ -245,6 +249,12 @@ def test_trend_grains_cut_the_range(serving: Path) -> None:
     assert snap.trends["week"].periods == [date(2026, 9, 28)]  # the ISO week's Monday
     assert snap.trends["month"].counts["sent"] == [920]
     assert snap.trends["day"].rate("delivery_rate") == [910 / 920]
+    con = duckdb.connect(str(serving), read_only=True)
+    snap = snapshot(con, Selection(date_from=date(2026, 9, 30), date_to=date(2026, 10, 2)))
+    con.close()
+    assert snap.trends["day"].counts["sent"] == [0, 100, 920]  # a day without sends is 0
+    assert snap.trends["day"].rate("open_rate")[0] is None  # and its rates are gaps
+    assert snap.trends["month"].periods == [date(2026, 9, 1), date(2026, 10, 1)]
 
 
 def test_flag_errors_exit_2(serving: Path, tmp_path: Path, capsys) -> None:

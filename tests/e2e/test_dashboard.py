@@ -1,0 +1,436 @@
+"""The dashboard in headless Chromium, on the second dataset's publication (tests/e2e/conftest.py).
+
+``python -m orchestration.dashboard`` serves the published marts; Debian's chromium,
+driven by chromedriver through Selenium, opens it, checks that the page loads
+nothing from outside 127.0.0.1, reads every metric card, changes the date range in
+the picker's calendar (then the account, then the campaign) and checks every card,
+and the reasons', links' and responses' totals, against a direct query of the marts
+for that scope and range: counts summed, rates recomputed. The static export is
+opened from disk the same way. ``WA_UPDATE_SCREENSHOTS=1`` saves one screenshot per
+section to docs/img/dashboard-<section>.png (the README shows them).
+
+Skipped, saying why, where /usr/bin/chromium or /usr/bin/chromedriver is missing
+(``apt-get install chromium chromium-driver``; .ci/run installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from orchestration.dashboard.layout import SECTIONS
+from tests.conftest import PROJECT_ROOT, PipelineRun
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1100")  # fmt: skip
+SCREENSHOTS = PROJECT_ROOT / "docs" / "img"
+STARTUP_LIMIT_S = 5.0
+UPDATE_LIMIT_S = 1.0
+COUNTS = ("targeted", "sent", "dropped", "delivered", "undelivered", "delivery_pending",
+          "opens", "clicks", "conversions", "unsubscribes", "responses")  # fmt: skip
+RATES = {  # the contract's rates: numerator / denominator
+    "delivery_rate": ("delivered", "sent"),
+    "open_rate": ("opens", "delivered"),
+    "click_through_rate": ("clicks", "delivered"),
+    "conversion_rate": ("conversions", "delivered"),
+    "unsubscribe_rate": ("unsubscribes", "delivered"),
+    "response_rate": ("responses", "delivered"),
+}
+
+# Every element of the page, through Bokeh's shadow roots.
+FIND_ALL = """
+const found = [];
+const walk = (root) => {
+    root.querySelectorAll(arguments[0]).forEach((e) => found.push(e));
+    root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot); });
+};
+walk(document);
+return found;
+"""
+
+
+def _missing_browser() -> str | None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        return (f"{' and '.join(missing)} missing: apt-get install chromium chromium-driver "
+                "(.ci/run installs them)")  # fmt: skip
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (make setup installs the dev group)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    reason = _missing_browser()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tempfile.TemporaryDirectory(prefix="wa-chromium-")
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile.name}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        profile.cleanup()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Dashboard:
+    url: str
+    process: subprocess.Popen[str]
+    startup_s: float
+
+
+@pytest.fixture(scope="module")
+def dashboard(browser: Any, pipeline_run: PipelineRun) -> Iterator[Dashboard]:
+    """The dashboard served on the publication; its start-up timed to the first HTTP 200."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    command = [sys.executable, "-m", "orchestration.dashboard", "--serving",
+               str(pipeline_run.serving), "--port", str(port)]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        while True:
+            assert process.poll() is None, f"the dashboard exited:\n{process.stdout.read()}"
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.perf_counter() - started < 60, "no HTTP 200 within 60 s"
+            time.sleep(0.05)
+        yield Dashboard(url, process, time.perf_counter() - started)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def find_all(driver: Any, selector: str) -> list[Any]:
+    return driver.execute_script(FIND_ALL, selector)
+
+
+def find(driver: Any, selector: str, timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = find_all(driver, selector)
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"nothing matches {selector!r}"
+        time.sleep(0.05)
+
+
+# What the page shows, read in one script so that a re-render cannot go stale under it.
+READ_PAGE = """
+const all = (sel) => {
+    const found = [];
+    const walk = (root) => {
+        root.querySelectorAll(sel).forEach((e) => found.push(e));
+        root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot); });
+    };
+    walk(document);
+    return found;
+};
+const scope = all('.scope[data-scope]')[0];
+const grid = all('.cards[data-from]')[0];
+const shown = {};
+for (const card of all('.card[data-metric]')) {
+    shown[card.dataset.metric] = card.querySelector('.value').textContent;
+}
+for (const rate of all('[data-rate]')) { shown[rate.dataset.rate] = rate.textContent; }
+const totals = {};
+for (const total of all('[data-total]')) { totals[total.dataset.total] = total.textContent; }
+return {
+    scope: scope ? scope.dataset.scope : null,
+    range: grid ? [grid.dataset.from, grid.dataset.to] : null,
+    cards: shown,
+    totals: totals,
+};
+"""
+
+
+def read_page(driver: Any) -> dict[str, Any]:
+    return driver.execute_script(READ_PAGE)
+
+
+def wait_for(driver: Any, scope: str, start: date, end: date, timeout: float = 15) -> float:
+    """Wait until the cards show ``scope`` over ``start``..``end``; the seconds it took."""
+    began = time.perf_counter()
+    while True:
+        page = read_page(driver)
+        if page["scope"] == scope and page["range"] == [start.isoformat(), end.isoformat()]:
+            return time.perf_counter() - began
+        assert time.perf_counter() - began < timeout, f"the page never showed {scope} {start}"
+        time.sleep(0.02)
+
+
+def pick_day(driver: Any, day: date) -> None:
+    """Click ``day`` in the open calendar of the date-range picker, changing month first."""
+    picker = find(driver, "input.flatpickr-input")
+    for _ in range(36):
+        year, month = driver.execute_script(
+            "const p = arguments[0]._flatpickr; return [p.currentYear, p.currentMonth + 1]", picker
+        )
+        if (year, month) == (day.year, day.month):
+            break
+        arrow = ".flatpickr-next-month" if (year, month) < (day.year, day.month) else (
+            ".flatpickr-prev-month")  # fmt: skip
+        find(driver, arrow).click()
+    label = f"{day:%B} {day.day}, {day.year}"
+    cells = [
+        cell
+        for cell in find_all(driver, f'.flatpickr-day[aria-label="{label}"]')
+        if not {"prevMonthDay", "nextMonthDay"} & set(cell.get_attribute("class").split())
+    ]
+    assert cells, f"no {label} in the calendar"
+    cells[0].click()
+
+
+def pick_range(driver: Any, start: date, end: date) -> None:
+    find(driver, "input.form-control.input").click()  # the picker's visible input
+    pick_day(driver, start)
+    pick_day(driver, end)
+
+
+def choose(driver: Any, name: str, value: str) -> None:
+    """Pick ``value`` in the account or campaign picker (options read "id" or "id: name")."""
+    from selenium.webdriver.support.ui import Select
+
+    for element in find_all(driver, "select"):
+        labels = [o.text for o in element.find_elements("css selector", "option")]
+        for index, label in enumerate(labels):
+            if label == value or label.startswith(f"{value}: "):
+                Select(element).select_by_index(index)
+                return
+    raise AssertionError(f"no {name} picker offers {value}")
+
+
+def screenshots(driver: Any, sections: tuple[str, ...]) -> None:
+    if os.environ.get("WA_UPDATE_SCREENSHOTS") != "1":
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for section in sections:
+        element = find(driver, f".wa-section-{section}")
+        driver.execute_script("arguments[0].scrollIntoView()", element)
+        time.sleep(0.3)
+        element.screenshot(str(SCREENSHOTS / f"dashboard-{section}.png"))
+
+
+# --------------------------------------------------------------------------- the marts
+
+
+@dataclass(frozen=True)
+class Scope:
+    account: str | None = None
+    campaign: str | None = None
+
+    @property
+    def label(self) -> str:  # the page's data-scope
+        if self.campaign:
+            return f"campaign {self.campaign}"
+        return f"account {self.account}" if self.account else "all campaigns"
+
+
+def _where(scope: Scope, start: date, end: date, column: str) -> tuple[str, list[Any]]:
+    conditions, params = [f"{column} between ? and ?"], [start, end]
+    if scope.account:
+        conditions.append("account_id = ?")
+        params.append(scope.account)
+    if scope.campaign:
+        conditions.append("campaign_id = ?")
+        params.append(scope.campaign)
+    return " and ".join(conditions), params
+
+
+def expected_cards(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date) -> dict:
+    """The cards straight from the daily mart: sums, rates recomputed from them."""
+    where, params = _where(scope, start, end, "period_start")
+    sums = ", ".join(f"coalesce(sum({c}), 0)" for c in (*COUNTS, "revenue"))
+    row = con.execute(
+        f"select {sums} from marts.campaign_performance_daily where {where}", params
+    ).fetchone()
+    counts = dict(zip(COUNTS, (int(v) for v in row[:-1]), strict=True))
+    shown = {name: f"{value:,}" for name, value in counts.items()}
+    for rate, (numerator, denominator) in RATES.items():
+        whole = counts[denominator]
+        shown[rate] = f"{counts[numerator] / whole * 100:.1f} %" if whole else "n/a"
+    revenue = Decimal(row[-1])
+    shown["revenue"] = f"{revenue:,.2f}" if scope.account else "n/a"
+    return shown
+
+
+def expected_totals(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date) -> dict:
+    where, params = _where(scope, start, end, "cohort_date")
+    queries = {
+        "dropped": f"select sum(messages) from marts.dropped_reasons where {where}",
+        "undelivered": f"select sum(messages) from marts.undelivered_reasons where {where}",
+        "clicks": f"select sum(clicks) from marts.link_click_activity where {where}",
+        "responses": f"select sum(responses) from marts.response_summary where {where}",
+        "external": "select sum(responses) from marts.response_summary "
+        f"where {where} and is_external_platform",
+    }
+    return {k: f"{int(con.execute(q, params).fetchone()[0] or 0):,}" for k, q in queries.items()}
+
+
+def check_page(driver: Any, serving: Path, scope: Scope, start: date, end: date) -> None:
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        want_cards = expected_cards(con, scope, start, end)
+        want_totals = expected_totals(con, scope, start, end)
+    finally:
+        con.close()
+    page = read_page(driver)
+    assert page["cards"] == want_cards, f"{scope} {start}..{end}"
+    shown = page["totals"]
+    for name, value in want_totals.items():
+        if name in shown or value != "0":
+            assert shown.get(name) == value, f"{name} total of {scope} {start}..{end}"
+
+
+def published_range(serving: Path) -> tuple[date, date, str, str]:
+    """The cohort dates published, the busiest account and its busiest campaign."""
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        first, last = con.execute(
+            "select min(period_start), max(period_start) from marts.campaign_performance_daily"
+        ).fetchone()
+        account, campaign = con.execute(
+            "select account_id, campaign_id from marts.campaign_performance_daily "
+            "group by all order by sum(sent) desc, campaign_id limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return first, last, account, campaign
+
+
+def status_elapsed(driver: Any) -> float:
+    return float(find(driver, "[data-elapsed]").get_attribute("data-elapsed"))
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_dashboard_numbers_equal_the_marts(
+    browser: Any, dashboard: Dashboard, pipeline_run: PipelineRun
+) -> None:
+    serving = pipeline_run.serving
+    first, last, account, campaign = published_range(serving)
+    print(f"\nstart-up to the first HTTP 200: {dashboard.startup_s:.2f} s")
+    assert dashboard.startup_s < STARTUP_LIMIT_S
+
+    browser.get(dashboard.url)
+    wait_for(browser, "all campaigns", first, last)
+    resources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert resources and all(r.startswith(dashboard.url) for r in resources), resources
+    check_page(browser, serving, Scope(), first, last)
+
+    # a range in the picker's calendar: every account
+    start_a, end_a = first + timedelta(days=3), first + timedelta(days=12)
+    pick_range(browser, start_a, end_a)
+    seconds = wait_for(browser, "all campaigns", start_a, end_a)
+    elapsed = status_elapsed(browser)
+    print(f"date change ({start_a}..{end_a}): page {seconds:.2f} s, server {elapsed:.3f} s")
+    assert elapsed < UPDATE_LIMIT_S
+    check_page(browser, serving, Scope(), start_a, end_a)
+
+    # one account, another range crossing a month end
+    choose(browser, "account", account)
+    wait_for(browser, f"account {account}", start_a, end_a)
+    check_page(browser, serving, Scope(account), start_a, end_a)
+    screenshots(browser, ("overview", "trend"))
+    start_b, end_b = last - timedelta(days=20), last - timedelta(days=2)
+    pick_range(browser, start_b, end_b)
+    seconds = wait_for(browser, f"account {account}", start_b, end_b)
+    print(f"date change ({start_b}..{end_b}): page {seconds:.2f} s, "
+          f"server {status_elapsed(browser):.3f} s")  # fmt: skip
+    assert status_elapsed(browser) < UPDATE_LIMIT_S
+    check_page(browser, serving, Scope(account), start_b, end_b)
+
+    # one campaign of it, same range: the reasons offer their users' export
+    choose(browser, "campaign", campaign)
+    wait_for(browser, f"campaign {campaign}", start_b, end_b)
+    check_page(browser, serving, Scope(account, campaign), start_b, end_b)
+    check_export(browser, dashboard.url)
+    screenshots(browser, tuple(s for s in SECTIONS if s not in ("overview", "trend")))
+
+
+def check_export(driver: Any, url: str) -> None:
+    """Export users: a link that downloads the reason's users once orchestration.export is
+    there, else a note saying so."""
+    links = find_all(driver, "a[data-export]")
+    if not links:
+        note = find(driver, "[data-export-note]").text
+        assert "not available" in note, note
+        return
+    href = links[0].get_attribute("href")
+    assert href.startswith(url + "export/reason-recipients?"), href
+    with urllib.request.urlopen(href, timeout=30) as response:
+        assert response.status == 200
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_static_export_opens_offline_with_the_marts_numbers(
+    browser: Any, pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    serving = pipeline_run.serving
+    first, last, account, _ = published_range(serving)
+    start, end = first + timedelta(days=5), last - timedelta(days=5)
+    out = tmp_path / "dashboard.html"
+    command = [sys.executable, "-m", "orchestration.dashboard", "--serving", str(serving),
+               "--export", str(out), "--account", account, "--from", start.isoformat(),
+               "--to", end.isoformat()]  # fmt: skip
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    browser.get(out.as_uri())
+    wait_for(browser, f"account {account}", start, end)
+    resources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert [r for r in resources if not r.startswith("file:") and not r.startswith("data:")] == []
+    check_page(browser, serving, Scope(account), start, end)
