@@ -7,6 +7,8 @@
 #               into (DAGSTER_HOME, default data/dagster beside the warehouse)
 #   make bench  the benchmark: full build, no-op, daily run and memory against a
 #               single-pass DuckDB query (BENCH_FLAGS to pick scenarios and sizes)
+#   make dashboard  the campaign analytics dashboard on 127.0.0.1:$(DASHBOARD_PORT), over
+#               the published marts (WA_SERVING_PATH, default data/serving.duckdb)
 
 PYTHON ?= python3
 UV_VERSION ?= 0.13.9
@@ -16,12 +18,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRACTS ?= data/extracts
 DAGSTER_PORT ?= 3000
+DASHBOARD_PORT ?= 8050
 BENCH_FLAGS ?=
 SQLFLUFF_PROCESSES ?= 2
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup run test test-fast lint format dev bench clean
+.PHONY: setup run test test-fast lint format dev bench dashboard clean
 
 setup: $(VENV)/.synced
 
@@ -69,6 +72,10 @@ dev: setup
 
 bench: setup
 	$(BIN)/wa-warehouse bench $(BENCH_FLAGS)
+
+# python -m: the same command as `wa-warehouse dashboard`, whether or not the CLI names it
+dashboard: setup
+	$(BIN)/python -m orchestration.dashboard --port $(DASHBOARD_PORT)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) target logs
