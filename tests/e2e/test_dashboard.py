@@ -434,3 +434,82 @@ def test_static_export_opens_offline_with_the_marts_numbers(
     )
     assert [r for r in resources if not r.startswith("file:") and not r.startswith("data:")] == []
     check_page(browser, serving, Scope(account), start, end)
+
+
+# --------------------------------------------------------------------------- at scale
+
+SCALE_COPIES = 2  # every campaign twice (new account and campaign ids)
+SCALE_FACTOR = 200  # every count x200, every recipient row x200 (new user ids)
+KEYS = {"account_id", "campaign_id", "user_id"}
+NOT_SCALED = {"card_index", "window_end", "cohort_accounts"}
+
+
+def scale_publication(source: Path, target: Path) -> int:
+    """A copy of ``source`` shaped like a publication of ~5M dispatches: the marts keep
+    one row per campaign and cohort date, so their size grows with campaigns and days,
+    their counts with dispatches; reason_recipients grows with the users. Returns the
+    targeted total."""
+    target.write_bytes(source.read_bytes())
+    con = duckdb.connect(str(target))
+    try:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_name not in ('_publication', 'reason_dictionary', 'data_quality')"
+        ).fetchall()
+        for (table,) in tables:
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            select = []
+            for name, kind in columns:
+                if name in KEYS:
+                    suffix = " || '_' || user.j" if name == "user_id" else ""
+                    select.append(f"{name} || '_x' || copy.i{suffix} as {name}")
+                elif kind.startswith(("BIGINT", "DECIMAL")) and name not in NOT_SCALED:
+                    factor = 1 if table == "reason_recipients" else SCALE_FACTOR
+                    select.append(f"cast({name} * {factor} as {kind}) as {name}")
+                else:
+                    select.append(name)
+            users = SCALE_FACTOR if table == "reason_recipients" else 1
+            con.execute(
+                f"create table scaled as select {', '.join(select)} from marts.{table}, "
+                f"range({SCALE_COPIES}) as copy(i), range({users}) as user(j)"
+            )
+            con.execute(f"drop table marts.{table}")
+            con.execute(f"create table marts.{table} as from scaled")
+            con.execute("drop table scaled")
+        (targeted,) = con.execute(
+            "select sum(targeted) from marts.campaign_performance_daily"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(targeted)
+
+
+def test_date_changes_at_5m_dispatches(pipeline_run: PipelineRun, tmp_path: Path) -> None:
+    """What the server does on a change of the pickers (read a snapshot through a new
+    read-only connection, re-render every section) on a publication of ~5M dispatches."""
+    from orchestration.dashboard.layout import DashboardView
+    from orchestration.dashboard.queries import Selection, Serving, snapshot
+
+    serving = tmp_path / "serving-5m.duckdb"
+    targeted = scale_publication(pipeline_run.serving, serving)
+    assert targeted >= 4_500_000
+    first, last, account, campaign = published_range(serving)
+    source = Serving(serving)
+    with source.connect() as con:
+        view = DashboardView(snapshot(con, Selection()), title="t", source="s", live=True)
+    ranges = [(first + timedelta(days=3), first + timedelta(days=12)),
+              (last - timedelta(days=20), last - timedelta(days=2)), (first, last)]  # fmt: skip
+    for scope in (Selection(), Selection(account), Selection(account, campaign)):
+        times = []
+        for start, end in ranges:
+            began = time.perf_counter()
+            with source.connect() as con:
+                view.update(snapshot(con, Selection(scope.account, scope.campaign, start, end)))
+            times.append(time.perf_counter() - began)
+        print(f"\n{targeted:,} dispatches, {scope.campaign or scope.account or 'all'}: "
+              f"{', '.join(f'{t:.3f}' for t in times)} s")  # fmt: skip
+        assert max(times) < UPDATE_LIMIT_S
