@@ -73,9 +73,8 @@ dev: setup
 bench: setup
 	$(BIN)/wa-warehouse bench $(BENCH_FLAGS)
 
-# python -m: the same command as `wa-warehouse dashboard`, whether or not the CLI names it
 dashboard: setup
-	$(BIN)/python -m orchestration.dashboard --port $(DASHBOARD_PORT)
+	$(BIN)/wa-warehouse dashboard --port $(DASHBOARD_PORT)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) target logs

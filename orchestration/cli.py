@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_command.add_arguments(bench)
 
+    from orchestration import dashboard as dashboard_command
+
+    dashboard = commands.add_parser(
+        "dashboard", help="campaign analytics in the browser (127.0.0.1), from the published marts"
+    )
+    dashboard_command.add_arguments(dashboard)
+
     from orchestration import export as export_command
 
     export = commands.add_parser(
@@ -236,6 +243,12 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from orchestration import dashboard
+
+    return dashboard.main(args)
+
+
 def _export(args: argparse.Namespace) -> int:
     from orchestration import export
 
@@ -268,6 +281,7 @@ COMMANDS = {
     "bench": _bench,
     "report": _report,
     "export": _export,
+    "dashboard": _dashboard,
 }
 
 
