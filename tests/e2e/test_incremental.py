@@ -532,7 +532,8 @@ def test_late_status_and_conversion_update_day_week_and_month(feed: Feed) -> Non
     status, and a goal event one minute after an old click. The daily run equals a full
     rebuild; against a full rebuild without that file at the same as-of time, exactly
     the message's and the click's cohort day, ISO week, month and campaign rows change,
-    by +1 delivered (-1 pending or -1 Delivery Report Missing) and +1 conversion."""
+    by +1 delivered (-1 pending or -1 Delivery Report Missing) and +1 conversion, and
+    the clicked link's row by +1 conversion and the event's revenue."""
     late_day = feed.last_day + timedelta(days=1)
     as_of = midnight_after(late_day)
     message = _late_status_candidate(feed.build.path, as_of)
@@ -615,7 +616,22 @@ def test_late_status_and_conversion_update_day_week_and_month(feed: Feed) -> Non
         if reasons[key] == 0:
             del reasons[key]
     assert now == reasons, "other undelivered reasons changed"
-    for table in ("dropped_reasons", "link_click_activity", "data_quality", "reason_dictionary"):
+    # the conversion is attributed to the click (last click): exactly the clicked
+    # link's row gains it, every other link row stays as it was
+    link_key = ("account_id", "campaign_id", "cohort_date", "url", "button_id", "card_index")
+    links_before = table_rows(without, "link_click_activity", link_key)
+    links_after = table_rows(feed.build.path, "link_click_activity", link_key)
+    assert set(links_after) == set(links_before), "link rows appeared or disappeared"
+    changed = {key for key, row in links_after.items() if row != links_before[key]}
+    assert len(changed) == 1, f"link rows changed: {changed}"
+    (link,) = changed
+    assert link[:3] == (click["account_id"], click["campaign_id"], click["cohort_date"])
+    assert {
+        column: value - links_before[link][column]
+        for column, value in links_after[link].items()
+        if value != links_before[link][column]
+    } == {"conversions": 1, "revenue": revenue}
+    for table in ("dropped_reasons", "data_quality", "reason_dictionary"):
         old, new = fingerprints(without)[table], fingerprints(feed.build.path)[table]
         assert new == old, f"marts.{table} changed"
 
