@@ -105,11 +105,18 @@ def test_repo_config_lints_dbt_duckdb_without_touching_the_real_target() -> None
     assert config.get("dialect") == "duckdb"
     assert config.get("templater") == "dbt"
     dbt = config.get_section(("templater", "dbt"))
-    assert Path(dbt["project_dir"]) == ROOT
-    assert Path(dbt["profiles_dir"]) == ROOT
+    assert _from_root(dbt["project_dir"]) == ROOT
+    assert _from_root(dbt["profiles_dir"]) == ROOT
     assert (dbt["profile"], dbt["target"]) == ("wa_warehouse", "local")
     # dbt's parse during a lint writes here, not over the manifest Dagster reads
-    assert Path(dbt["target_path"]) == ROOT / "target" / "sqlfluff"
+    assert _from_root(dbt["target_path"]) == ROOT / "target" / "sqlfluff"
+
+
+def _from_root(configured: str) -> Path:
+    """A configured path as `make lint` (run from the root) uses it: sqlfluff
+    makes a relative path absolute only once it exists, and target/sqlfluff
+    does not exist on a fresh clone until the first lint."""
+    return (ROOT / configured).resolve()
 
 
 def test_repo_config_rejects_uppercase_keywords_and_implicit_aliases(linter: Linter) -> None:
