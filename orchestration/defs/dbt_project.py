@@ -14,7 +14,9 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+#: dbt as the resource runs it: ``wa-dbt`` (orchestration/dbt_launcher.py) is dbt with a
+#: local ``--version``, which dagster-dbt runs before every build
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "wa-dbt")
 _DBT_INPUTS = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml", "profiles.yml")
 
 dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
