@@ -183,6 +183,15 @@ def dataset_run(tmp_path_factory, name: str, *, incremental: bool = False) -> Pi
     return generate_and_run(tmp, config, incremental=incremental)
 
 
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory) -> PipelineRun:
+    """The shared pipeline run of a test session: the seed7-csv dataset, first every
+    file but the last day's, then the last day (an incremental second run).
+    tests/integration reads it as ``pipeline_run``; the e2e tests that start from it
+    (and run the pipeline again on a copy) ask for it by this name."""
+    return dataset_run(tmp_path_factory, "seed7-csv", incremental=True)
+
+
 def mart_fingerprints(run: PipelineRun) -> dict[str, tuple]:
     """Row count and an order-independent hash of every mart table."""
     tables = [

@@ -3,13 +3,15 @@
 The first run loads every file but the last day's; the second adds the last
 day (an incremental run). The marts the tests read are the second run's, so
 every comparison with the ground truth also checks the incremental path.
+The run is ``shared_run`` of tests/conftest.py, shared with the e2e tests that
+start from it. Tests that run the pipeline again belong in tests/e2e.
 """
 
 import pytest
 
-from tests.conftest import PipelineRun, dataset_run
+from tests.conftest import PipelineRun
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory) -> PipelineRun:
-    return dataset_run(tmp_path_factory, "seed7-csv", incremental=True)
+def pipeline_run(shared_run: PipelineRun) -> PipelineRun:
+    return shared_run

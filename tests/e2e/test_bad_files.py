@@ -1,6 +1,7 @@
 """Bad files dated later than everything else neither move the as-of time nor the
 numbers: they are quarantined, each with a warning line naming the file and why,
-and a misnamed file's warning names the pattern it should match."""
+and a misnamed file's warning names the pattern it should match. A run of its own on a
+copy of the shared run's warehouse, hence e2e."""
 
 from __future__ import annotations
 
@@ -9,25 +10,28 @@ from datetime import UTC
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.publish import read_publication
 from tests.conftest import PipelineRun, cli_env, mart_fingerprints, run_cli
+
+pytestmark = pytest.mark.slow
 
 #: the marts that report quarantined rows as such (every other mart must not move)
 REPORTS_QUARANTINE = {"data_quality"}
 
 
 def test_empty_garbage_and_misnamed_files_change_neither_as_of_nor_the_marts(
-    pipeline_run: PipelineRun, tmp_path: Path
+    shared_run: PipelineRun, tmp_path: Path
 ) -> None:
     # a copy of the shared run's extracts and warehouse, so the shared run stays as it is
     extracts = tmp_path / "extracts"
-    shutil.copytree(pipeline_run.extracts, extracts)
+    shutil.copytree(shared_run.extracts, extracts)
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(pipeline_run.warehouse, warehouse)
+    shutil.copyfile(shared_run.warehouse, warehouse)
     env = cli_env(tmp_path)
-    before = PipelineRun(extracts, warehouse, pipeline_run.truth, env)
-    as_of_before = pipeline_run.query("select max(as_of) from raw._builds")[0][0]
+    before = PipelineRun(extracts, warehouse, shared_run.truth, env)
+    as_of_before = shared_run.query("select max(as_of) from raw._builds")[0][0]
     marts_before = mart_fingerprints(before)
 
     (extracts / "dispatches" / "dispatches-2026-12-10.csv").write_bytes(b"")
