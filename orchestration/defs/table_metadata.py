@@ -32,7 +32,9 @@ def with_table_metadata(
     try:
         buffered.extend(events)
     except Exception:
-        yield from _attach(buffered, warehouse, key_for_output)
+        # dbt failed: its process may still hold the warehouse (other threads' nodes
+        # finishing), so the metadata is best effort and dbt's error is what propagates
+        yield from _attach(buffered, warehouse, key_for_output, best_effort=True)
         raise
     yield from _attach(buffered, warehouse, key_for_output)
 
@@ -50,10 +52,18 @@ def _attach(
     events: list[Any],
     warehouse: WarehouseResource,
     key_for_output: Callable[[str], dg.AssetKey],
+    *,
+    best_effort: bool = False,
 ) -> Iterator[Any]:
     names = [_relation_name(event, key_for_output) for event in events]
     wanted = {name for name in names if name}
-    metadata = table_metadata(warehouse, wanted) if wanted else {}
+    metadata: dict[str, dict[str, Any]] = {}
+    if wanted:
+        try:
+            metadata = table_metadata(warehouse, wanted)
+        except duckdb.Error:
+            if not best_effort:
+                raise
     for event, name in zip(events, names, strict=True):
         extra = metadata.get(name) if name else None
         yield event.with_metadata({**event.metadata, **extra}) if extra else event
