@@ -50,6 +50,15 @@ PRIMARY_KEYS: dict[str, tuple[str, ...] | None] = {
         "window_end",
     ),
     "campaign_benchmarks": ("account_id", "campaign_id", "cohort_date"),
+    "message_latency_daily": ("account_id", "campaign_id", "cohort_date"),
+    "delivery_survival": ("account_id", "campaign_id", "cohort_date", "horizon_hours"),
+    "attribution_sensitivity": (
+        "account_id",
+        "campaign_id",
+        "cohort_date",
+        "attribution_model",
+        "attribution_window",
+    ),
     "data_quality": None,
     "link_click_activity": None,
     "response_summary": None,
@@ -94,6 +103,13 @@ NOT_NULL: dict[str, set[str]] = {
             )
         ),
     },
+    "message_latency_daily": {
+        "sent",
+        *(f"{count}" for count in ("delivered", "opens", "clicked_messages")),
+        *(f"{event}_before_send" for event in ("delivered", "read", "first_click")),
+    },
+    "delivery_survival": {"horizon_label", "sent", "at_risk", "without_report"},
+    "attribution_sensitivity": {"is_headline", "conversions", "revenue"},
     "data_quality": {"check_name", "rows"},
     "link_click_activity": {
         "account_id",
