@@ -15,7 +15,11 @@ recomputed from the summed numerator and denominator (null when the
 denominator is 0), never averaged. The trend (:func:`trend_rows`) sums the
 same mart per day, ISO week or month (:func:`trend_grain`); the benchmarks
 (:func:`benchmark_rows`) sum ``campaign_benchmarks``' additive counts over
-the range and recompute each baseline's rate from them.
+the range and recompute each baseline's rate from them. The latency section
+(:func:`survival_rows`, :func:`latency_summary`) sums ``delivery_survival``'s
+counts over the range (the pending curve, exact) and shows
+``message_latency_daily``'s percentiles per campaign and cohort date as
+published (percentiles do not combine, so none is averaged).
 """
 
 from __future__ import annotations
@@ -69,6 +73,21 @@ BASELINES = {
 }
 #: Short labels of the per-campaign benchmark table.
 BASELINE_SHORT = {"history": "hist", "reference": "ref", "benchmark": "x-acct"}
+
+#: message_latency_daily's events (column stem: label), in display order; each has
+#: seconds_to_<stem>_p50/_p90/_p99 and <stem>_before_send.
+LATENCY_EVENTS = {"delivered": "delivered", "read": "read", "first_click": "first click"}
+LATENCY_PERCENTILES = (50, 90, 99)
+#: The survival table's bar: this many █ for a share of 100 %.
+SURVIVAL_BAR_WIDTH = 20
+#: attribution_sensitivity's models and windows, in display order (label).
+ATTRIBUTION_MODELS = {
+    "last_click": "last click",
+    "first_click": "first click",
+    "any_click": "any click (multi-touch)",
+    "delivered_view_24h": "delivered view, 24 h",
+}
+ATTRIBUTION_WINDOWS = {"1d": "1 day", "7d": "7 days", "campaign": "campaign's own", "24h": "24 h"}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -554,6 +573,131 @@ def benchmark_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class SurvivalRow:
+    """One horizon of delivery_survival, its counts summed over the range (exact)."""
+
+    horizon_hours: int
+    horizon_label: str
+    at_risk: int
+    without_report: int
+
+    @property
+    def share(self) -> float | None:
+        return self.without_report / self.at_risk if self.at_risk else None
+
+
+def survival_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> list[SurvivalRow]:
+    """The pending survival curve of the scope over the range: per horizon, the summed
+    at-risk and without-report counts (the share is their ratio, never an average)."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    query = f"""
+        select horizon_hours, any_value(horizon_label), sum(at_risk), sum(without_report)
+        from marts.delivery_survival {_where(conditions)}
+        group by horizon_hours
+        order by horizon_hours
+    """
+    return [
+        SurvivalRow(int(h), str(label), int(r), int(w))
+        for h, label, r, w in con.execute(query, params).fetchall()
+    ]
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    """One (campaign, cohort date) of message_latency_daily: its percentiles as published.
+
+    ``percentiles`` maps each event of :data:`LATENCY_EVENTS` to its (p50, p90, p99) in
+    seconds (None: no message had the event). They are per row: never combined.
+    """
+
+    campaign_id: str
+    cohort_date: date
+    sent: int
+    percentiles: dict[str, tuple[float | None, ...]]
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """The busiest campaign-days of the range (most sent first) and the range's totals."""
+
+    rows: list[LatencyRow]
+    campaign_days: int  # rows of message_latency_daily in scope and range
+    before_send: dict[str, int]  # messages per event stamped before their send (summed)
+
+
+def latency_summary(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange, top: int
+) -> LatencySummary:
+    """message_latency_daily's rows in scope and range with the most sent messages (at most
+    ``top``), as published, and the additive counts of the whole range."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    percentile_columns = [
+        f"seconds_to_{event}_p{p}" for event in LATENCY_EVENTS for p in LATENCY_PERCENTILES
+    ]
+    query = f"""
+        select campaign_id, cohort_date, sent, {", ".join(percentile_columns)}
+        from marts.message_latency_daily {_where(conditions)}
+        order by sent desc, cohort_date desc, account_id, campaign_id
+        limit {int(top)}
+    """
+    rows = []
+    width = len(LATENCY_PERCENTILES)
+    for campaign, day, sent, *values in con.execute(query, params).fetchall():
+        percentiles = {
+            event: tuple(
+                None if v is None else float(v) for v in values[i * width : (i + 1) * width]
+            )
+            for i, event in enumerate(LATENCY_EVENTS)
+        }
+        rows.append(LatencyRow(campaign, day, int(sent), percentiles))
+    sums = ", ".join(f"coalesce(sum({event}_before_send), 0)" for event in LATENCY_EVENTS)
+    totals = con.execute(
+        f"select count(*), {sums} from marts.message_latency_daily {_where(conditions)}", params
+    ).fetchone()
+    before_send = {event: int(v) for event, v in zip(LATENCY_EVENTS, totals[1:], strict=True)}
+    return LatencySummary(rows, int(totals[0]), before_send)
+
+
+@dataclass(frozen=True)
+class AttributionRow:
+    """One (model, window) of attribution_sensitivity, summed over the scope and range."""
+
+    model: str
+    window: str
+    is_headline: bool
+    conversions: int
+    revenue: Decimal
+
+
+def attribution_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> list[AttributionRow]:
+    """Conversions and revenue per attribution model and window, summed over the range's
+    cohort dates (additive within one model and window), in display order."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    query = f"""
+        select attribution_model, attribution_window, bool_or(is_headline),
+            coalesce(sum(conversions), 0), coalesce(sum(revenue), 0)
+        from marts.attribution_sensitivity {_where(conditions)}
+        group by attribution_model, attribution_window
+    """
+    rows = [
+        AttributionRow(model, window, bool(headline), int(conversions), Decimal(revenue))
+        for model, window, headline, conversions, revenue in con.execute(query, params).fetchall()
+    ]
+    models, windows = list(ATTRIBUTION_MODELS), list(ATTRIBUTION_WINDOWS)
+
+    def order(row: AttributionRow) -> tuple[int, int, str, str]:
+        known_model = models.index(row.model) if row.model in models else len(models)
+        known_window = windows.index(row.window) if row.window in windows else len(windows)
+        return known_model, known_window, row.model, row.window
+
+    return sorted(rows, key=order)
+
+
 def publication_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
     """The as-of time of the published marts, from marts._publication when it exists."""
     if not _has_table(con, "_publication"):
@@ -1011,6 +1155,128 @@ def _benchmark_lines(rows: Sequence[BenchmarkRow], scope: Scope) -> list[str]:
     return lines
 
 
+def _duration(seconds: float | None) -> str:
+    """A latency in the largest unit that keeps it short: 4.2s, 35s, 12.5m, 3.0h, 2.1d."""
+    if seconds is None:
+        return "n/a"
+    # each bound is where the rounded value would reach the next unit (59.6 s is 1.0m)
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
+    if seconds < 59.5:
+        return f"{seconds:.0f}s"
+    if seconds < 59.95 * 60:
+        return f"{seconds / 60:.1f}m"
+    if seconds < 23.95 * 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def _latency_lines(
+    summary: LatencySummary | None, survival: Sequence[SurvivalRow] | None, multi: bool
+) -> list[str]:
+    """The survival curve (summed counts: exact over any range) and the latency percentiles
+    of the busiest campaign-days (as published: percentiles are never combined)."""
+    lines = _section("Latency and delivery reports")
+    if survival is not None:
+        lines.append(f"{INDENT}Still without a delivery report after (summed over the range):")
+        if not any(row.at_risk for row in survival):
+            lines.append(f"{INDENT}no sent message in this range is old enough to judge")
+        else:
+            table = Table([Column("after"), Column("judged", right=True),
+                           Column("without report", right=True), Column("share", right=True),
+                           Column("0 to 100 %")])  # fmt: skip
+            for row in survival:
+                bar = "" if row.share is None else "█" * round(row.share * SURVIVAL_BAR_WIDTH)
+                table.rows.append([row.horizon_label, _count(row.at_risk),
+                                   _count(row.without_report), _pct(row.share), bar])  # fmt: skip
+            lines += table.lines()
+            lines += _note(
+                "share = without report / judged, both summed over the range's cohort dates; "
+                "judged: sent messages at least that old at the as-of time (younger ones are "
+                "left out, not counted as pending); a report is a delivered, read, played or "
+                "failed status"
+            )
+            lines += _note(
+                "a share that stays high after the first hours points to lost status webhooks "
+                "(a receiver outage)"
+            )
+    if summary is not None:
+        if survival is not None:
+            lines.append("")
+        shown = len(summary.rows)
+        lines.append(
+            f"{INDENT}Time from send, p50 / p90 / p99, per campaign and cohort date "
+            f"({shown} of {summary.campaign_days} with the most sent):"
+        )
+        if not summary.rows:
+            return [*lines, f"{INDENT}no sent messages in this range"]
+        columns = [Column("campaign")] if multi else []
+        columns += [Column("date"), Column("sent", right=True)]
+        columns += [Column(f"to {label}", right=True) for label in LATENCY_EVENTS.values()]
+        table = Table(columns)
+        for row in summary.rows:
+            cells = [row.campaign_id] if multi else []
+            cells += [row.cohort_date.isoformat(), _count(row.sent)]
+            cells += [
+                " / ".join(_duration(v) for v in row.percentiles[event]) for event in LATENCY_EVENTS
+            ]
+            table.rows.append(cells)
+        lines += table.lines()
+        if summary.campaign_days > shown:
+            more = summary.campaign_days - shown
+            lines += _note(f"… {more:,} more campaign-day{'s' if more > 1 else ''} "
+                           "(--top N shows more)")  # fmt: skip
+        lines += _note(
+            "percentiles are those of one campaign and cohort date, as published: they do not "
+            "add up or average over dates or campaigns, so none is combined here; the curve "
+            "above is the exact view over the range"
+        )
+        skewed = [
+            f"{_count(n)} {label}" for event, label in LATENCY_EVENTS.items()
+            if (n := summary.before_send[event])
+        ]  # fmt: skip
+        if skewed:
+            lines += _note(
+                "messages whose status or click is stamped before their send (clock skew, "
+                f"counted as 0 s) in the range: {', '.join(skewed)}"
+            )
+    return lines
+
+
+def _change(value: int, base: int) -> str:
+    """value relative to base, signed: +12.5 %, -3.0 %; n/a when base is 0."""
+    return "n/a" if not base else f"{(value / base - 1) * 100:+.1f} %"
+
+
+def _attribution_lines(rows: Sequence[AttributionRow], show_revenue: bool) -> list[str]:
+    """Conversions and revenue under each attribution model and window beside the headline
+    rule (last click in the campaign's own window)."""
+    lines = _section("Attribution sensitivity")
+    headline = next((row for row in rows if row.is_headline), None)
+    if headline is None:
+        return [*lines, f"{INDENT}no attribution rows in this range"]
+    table = Table([Column("model"), Column("window"), Column("conversions", right=True),
+                   Column("vs headline", right=True), Column("revenue", right=True)])  # fmt: skip
+    for row in rows:
+        versus = "headline" if row.is_headline else _change(row.conversions, headline.conversions)
+        table.rows.append([
+            ATTRIBUTION_MODELS.get(row.model, row.model),
+            ATTRIBUTION_WINDOWS.get(row.window, row.window),
+            _count(row.conversions),
+            versus,
+            _money(row.revenue) if show_revenue else "n/a",
+        ])  # fmt: skip
+    lines += table.lines()
+    lines += _note(
+        "headline = last click in the campaign's own window, the rule of every other mart; each "
+        "row sums one model and window over the range's cohort dates (the credited message's); "
+        "last click, first click and delivered view credit each conversion once, any click "
+        "credits every campaign clicked in the window, so its sum over campaigns can exceed "
+        "the conversions"
+    )
+    return lines
+
+
 def _range_text(date_range: DateRange, first: date | None, last: date | None) -> str:
     start = date_range.start or first
     end = date_range.end or last
@@ -1085,6 +1351,18 @@ def build_report(
         if _has_table(con, f"{kind}_reasons"):
             reasons = reason_rows(con, kind, scope, date_range)
             lines += _reasons_lines(kind, reasons, totals.counts[kind])
+    # an older publication may lack one or both latency marts: show what it has
+    has_survival = _has_table(con, "delivery_survival")
+    has_latency = _has_table(con, "message_latency_daily")
+    if has_survival or has_latency:
+        lines += _latency_lines(
+            latency_summary(con, scope, date_range, top) if has_latency else None,
+            survival_rows(con, scope, date_range) if has_survival else None,
+            multi,
+        )
+
+    if _has_table(con, "attribution_sensitivity"):
+        lines += _attribution_lines(attribution_rows(con, scope, date_range), show_revenue)
 
     if _has_table(con, "link_click_activity"):
         lines += _links_lines(link_rows(con, scope, date_range), multi, one_day, top)

@@ -34,7 +34,10 @@ from orchestration.dashboard import sections
 from orchestration.dashboard.queries import GRAINS, Snapshot, Trend
 from orchestration.report import COUNTS, RATES
 
-SECTIONS = ("overview", "trend", "reasons", "links", "responses", "external", "benchmarks")
+SECTIONS = (
+    "overview", "trend", "reasons", "latency", "links", "responses", "external", "attribution",
+    "benchmarks",
+)  # fmt: skip
 GRAIN_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 #: Trend metrics: every count, revenue, every rate; (name, label, axis).
 TREND_METRICS = [
@@ -74,9 +77,11 @@ class DashboardView:
         self.cards = self._div("cards")
         self.campaigns = self._div("campaigns")
         self.reasons = self._div("reasons")
+        self.latency = self._div("latency")
         self.links = self._div("links")
         self.responses = self._div("responses")
         self.external = self._div("external")
+        self.attribution = self._div("attribution")
         self.benchmarks = self._div("benchmarks")
         self.trend_sources = {g: ColumnDataSource(name=f"trend_{g}") for g in GRAINS}
         self.trend_source = ColumnDataSource(name="trend")
@@ -203,9 +208,11 @@ class DashboardView:
             f"from its summed counts (a gap: denominator 0).{revenue}</p>"
         )
         self.reasons.text = sections.reasons(snap, live=live)
+        self.latency.text = sections.latency(snap)
         self.links.text = sections.links(snap)
         self.responses.text = sections.responses(snap)
         self.external.text = sections.external(snap)
+        self.attribution.text = sections.attribution(snap)
         self.benchmarks.text = sections.benchmarks(snap)
 
     # ------------------------------------------------------------------ layout
@@ -234,9 +241,11 @@ class DashboardView:
                 self.trend_note,
             ),
             self.section("reasons", self.reasons),
+            self.section("latency", self.latency),
             self.section("links", self.links),
             self.section("responses", self.responses),
             self.section("external", self.external),
+            self.section("attribution", self.attribution),
             self.section("benchmarks", self.benchmarks),
             sizing_mode="stretch_width",
             max_width=MAX_WIDTH,

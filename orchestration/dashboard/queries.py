@@ -33,26 +33,32 @@ from orchestration.report import (
     BASELINES,
     COUNTS,
     RATES,
+    AttributionRow,
     BenchmarkRow,
     CampaignRow,
     DateRange,
+    LatencySummary,
     Metrics,
     ReasonRow,
     Scope,
+    SurvivalRow,
     _columns,
     _filters,
     _has_table,
     _next_period,
     _revenue_note,
     _where,
+    attribution_rows,
     benchmark_rows,
     campaign_rows,
     cohort_date_bounds,
+    latency_summary,
     open_serving,
     period_start,
     publication_as_of,
     reason_rows,
     resolve_scope,
+    survival_rows,
 )
 
 GRAINS = ("day", "week", "month")  # ISO weeks start on Monday (the report's period_start)
@@ -415,6 +421,52 @@ def template_benchmarks(con: duckdb.DuckDBPyConnection, scope: Scope) -> Table:
     return _table(con, query, params, order=order)
 
 
+@dataclass(frozen=True)
+class Latency:
+    """delivery_survival summed over the range (the report's SurvivalRow: exact) and
+    message_latency_daily's busiest campaign-days, as published; None: not published."""
+
+    survival: list[SurvivalRow] | None
+    summary: LatencySummary | None
+
+    @property
+    def note(self) -> str:
+        missing = [
+            f"marts.{name}"
+            for name, data in (("delivery_survival", self.survival),
+                               ("message_latency_daily", self.summary))
+            if data is None
+        ]  # fmt: skip
+        return f"{', '.join(missing)}: {NOT_PUBLISHED}" if missing else ""
+
+
+def latency(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Latency:
+    survival = (
+        survival_rows(con, scope, date_range) if _has_table(con, "delivery_survival") else None
+    )
+    summary = (
+        latency_summary(con, scope, date_range, MAX_ROWS)
+        if _has_table(con, "message_latency_daily")
+        else None
+    )
+    return Latency(survival, summary)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """attribution_sensitivity summed per model and window (the report's AttributionRow)."""
+
+    available: bool
+    note: str = ""
+    rows: list[AttributionRow] = field(default_factory=list)
+
+
+def attribution(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Attribution:
+    if not _has_table(con, "attribution_sensitivity"):
+        return Attribution(False, f"marts.attribution_sensitivity: {NOT_PUBLISHED}")
+    return Attribution(True, rows=attribution_rows(con, scope, date_range))
+
+
 def export_available(con: duckdb.DuckDBPyConnection) -> tuple[bool, str]:
     """Whether the export of a reason's recipients can run: its module and its mart."""
     if importlib.util.find_spec(EXPORT_MODULE) is None:
@@ -447,6 +499,8 @@ class Snapshot:
     responses: Table
     external: Table
     benchmarks: Benchmarks
+    latency: Latency
+    attribution: Attribution
     export: tuple[bool, str]
 
     @property
@@ -477,5 +531,7 @@ def snapshot(con: duckdb.DuckDBPyConnection, selection: Selection) -> Snapshot:
         responses=responses(con, scope, date_range, external=False),
         external=responses(con, scope, date_range, external=True),
         benchmarks=benchmarks(con, scope, date_range),
+        latency=latency(con, scope, date_range),
+        attribution=attribution(con, scope, date_range),
         export=export_available(con),
     )

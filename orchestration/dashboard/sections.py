@@ -17,7 +17,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from orchestration.dashboard.queries import KINDS, MAX_ROWS, Benchmarks, Reasons, Snapshot, Table
-from orchestration.report import COUNTS, RATE_OF_COUNT, RATES, _count, _money, _pct
+from orchestration.report import (
+    ATTRIBUTION_MODELS,
+    ATTRIBUTION_WINDOWS,
+    COUNTS,
+    LATENCY_EVENTS,
+    RATE_OF_COUNT,
+    RATES,
+    LatencySummary,
+    SurvivalRow,
+    _change,
+    _count,
+    _duration,
+    _money,
+    _pct,
+)
 
 EXPORT_PATH = "export/reason-recipients"  # the live server's CSV download, relative to the page
 
@@ -466,6 +480,112 @@ def _options(
         else f'<p class="note">no {count} in this range</p>'
     )
     return f'{head}{body}<p class="note">{esc(note)}</p>'
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def latency(snap: Snapshot) -> str:
+    """The pending survival curve (summed counts, exact over the range) and the latency
+    percentiles of the busiest campaign-days, as published (never combined)."""
+    data = snap.latency
+    out = ["<h2>Latency and delivery reports</h2>"]
+    if data.note:
+        out.append(unavailable(data.note))
+    if data.survival is not None:
+        out.append(_survival(data.survival))
+    if data.summary is not None:
+        out.append(_latency_percentiles(data.summary, multi=snap.scope.kind != "campaign"))
+    return "".join(out)
+
+
+def _survival(rows: Sequence[SurvivalRow]) -> str:
+    title = "<h3>Still without a delivery report after</h3>"
+    if not any(row.at_risk for row in rows):
+        return title + '<p class="note">no sent message in this range is old enough to judge</p>'
+    columns = [Col("after"), Col("judged", True), Col("without report", True), Col("share", True)]
+    # data-total: the summed counts per horizon, which the browser test reads
+    body = [
+        [esc(row.horizon_label),
+         f'<span data-total="judged_{row.horizon_hours}h">{_count(row.at_risk)}</span>',
+         f'<span data-total="without_report_{row.horizon_hours}h">'
+         f"{_count(row.without_report)}</span>",
+         _pct(row.share)]
+        for row in rows
+    ]  # fmt: skip
+    note = (
+        '<p class="note">share = without report / judged, both summed over the range\'s cohort '
+        "dates; judged: sent messages at least that old at the as-of time (younger ones are left "
+        "out, not counted as pending); a report is a delivered, read, played or failed status. A "
+        "share that stays high after the first hours points to lost status webhooks.</p>"
+    )
+    return title + table(columns, body, "delivery_survival") + note
+
+
+def _latency_percentiles(summary: LatencySummary, *, multi: bool) -> str:
+    title = "<h3>Time from send, p50 / p90 / p99, per campaign and cohort date</h3>"
+    if not summary.rows:
+        return title + '<p class="note">no sent messages in this range</p>'
+    columns = [Col("campaign")] if multi else []
+    columns += [Col("cohort date"), Col("sent", True)]
+    columns += [Col(f"to {label}", True) for label in LATENCY_EVENTS.values()]
+    body = []
+    for row in summary.rows:
+        cells = [esc(row.campaign_id)] if multi else []
+        cells += [row.cohort_date.isoformat(), _count(row.sent)]
+        cells += [
+            " / ".join(_duration(v) for v in row.percentiles[event]) for event in LATENCY_EVENTS
+        ]
+        body.append(cells)
+    skewed = ", ".join(
+        f"{_count(n)} {label}"
+        for event, label in LATENCY_EVENTS.items()
+        if (n := summary.before_send[event])
+    )
+    note = (
+        f'<p class="note">the {len(summary.rows):,} of {summary.campaign_days:,} campaign-days '
+        "in the range with the most sent messages; percentiles are those of one campaign and "
+        "cohort date, as published: they do not add up or average over dates or campaigns, so "
+        "none is combined (the curve above is the exact view over the range)."
+        + (f" Stamped before their send (clock skew, counted as 0 s): {skewed}." if skewed else "")
+        + "</p>"
+    )
+    return title + table(columns, body, "message_latency_daily", summary.campaign_days) + note
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+def attribution(snap: Snapshot) -> str:
+    """Conversions and revenue under each attribution model and window, beside the headline
+    rule (last click in the campaign's own window), summed over the range."""
+    data = snap.attribution
+    out = ["<h2>Attribution sensitivity</h2>"]
+    if not data.available:
+        return "".join([*out, unavailable(data.note)])
+    headline = next((row for row in data.rows if row.is_headline), None)
+    if headline is None:
+        return "".join([*out, '<p class="note">no attribution rows in this range</p>'])
+    columns = [Col("model"), Col("window"), Col("conversions", True), Col("vs headline", True),
+               Col("revenue", True)]  # fmt: skip
+    body = [
+        [esc(ATTRIBUTION_MODELS.get(row.model, row.model)),
+         esc(ATTRIBUTION_WINDOWS.get(row.window, row.window)),
+         f'<span data-total="attribution_{row.model}_{row.window}">'
+         f"{_count(row.conversions)}</span>",
+         "<b>headline</b>" if row.is_headline
+         else _change(row.conversions, headline.conversions),
+         _money(row.revenue) if snap.show_revenue else "n/a"]
+        for row in data.rows
+    ]  # fmt: skip
+    note = (
+        '<p class="note">headline = last click in the campaign\'s own window, the rule of the '
+        "cards and every other section; each row sums one model and window over the range's "
+        "cohort dates (those of the credited messages). Last click, first click and delivered "
+        "view credit each conversion once; any click credits every campaign clicked in the "
+        "window, so its sum over campaigns can exceed the conversions.</p>"
+    )
+    return "".join(out) + table(columns, body, "attribution_sensitivity") + note
 
 
 # --------------------------------------------------------------------------- benchmarks

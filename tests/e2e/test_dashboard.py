@@ -312,6 +312,20 @@ def expected_totals(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, e
         "responses": f"select sum(responses) from marts.response_summary where {where}",
         "external": "select sum(responses) from marts.response_summary "
         f"where {where} and is_external_platform",
+        # the latency section's survival curve: summed per horizon, as the page shows it
+        **{
+            f"{count}_{hours}h": f"select sum({column}) from marts.delivery_survival "
+            f"where {where} and horizon_hours = {hours}"
+            for hours in (1, 24, 720)
+            for count, column in (("judged", "at_risk"), ("without_report", "without_report"))
+        },
+        # the attribution section: the headline rule and a multi-touch one, summed
+        **{
+            f"attribution_{model}_{window}": "select sum(conversions) from "
+            f"marts.attribution_sensitivity where {where} and attribution_model = '{model}' "
+            f"and attribution_window = '{window}'"
+            for model, window in (("last_click", "campaign"), ("any_click", "7d"))
+        },
     }
     return {k: f"{int(con.execute(q, params).fetchone()[0] or 0):,}" for k, q in queries.items()}
 

@@ -40,6 +40,47 @@ DAILY = [
 ]  # fmt: skip
 
 
+# cmp_a on two cohort dates: at the 1 h horizon 50 of 100 and 30 of 300 judged messages
+# had no report: 80 / 400 = 20.0 % over both days (the days' average would be 30.0 %)
+LATENCY_MARTS = """
+    create table marts.delivery_survival (account_id varchar, campaign_id varchar,
+        cohort_date date, horizon_hours integer, horizon_label varchar, sent bigint,
+        at_risk bigint, without_report bigint);
+    insert into marts.delivery_survival values
+        ('acc_1', 'cmp_a', '2026-10-01', 1, '1 h', 100, 100, 50),
+        ('acc_1', 'cmp_a', '2026-10-01', 720, '30 d', 100, 0, 0),
+        ('acc_1', 'cmp_a', '2026-10-02', 1, '1 h', 900, 300, 30),
+        ('acc_1', 'cmp_a', '2026-10-02', 720, '30 d', 900, 0, 0);
+    create table marts.message_latency_daily (account_id varchar, campaign_id varchar,
+        cohort_date date, sent bigint, delivered bigint, delivered_before_send bigint,
+        seconds_to_delivered_p50 double, seconds_to_delivered_p90 double,
+        seconds_to_delivered_p99 double, opens bigint, read_before_send bigint,
+        seconds_to_read_p50 double, seconds_to_read_p90 double, seconds_to_read_p99 double,
+        clicked_messages bigint, first_click_before_send bigint,
+        seconds_to_first_click_p50 double, seconds_to_first_click_p90 double,
+        seconds_to_first_click_p99 double);
+    insert into marts.message_latency_daily values
+        ('acc_1', 'cmp_a', '2026-10-01', 100, 50, 2, 4.2, 35, 720, 25, 0, 600, 7200, 90000,
+         5, 0, 3600, 7200, 10800),
+        ('acc_1', 'cmp_a', '2026-10-02', 900, 900, 0, 3, 20, 60, 450, 0, 300, 3600, 86400,
+         0, 0, null, null, null);
+"""
+
+
+# cmp_a's conversions under two rules: the headline (last click, the campaign's window)
+# 10 over both cohort dates, any click 12
+ATTRIBUTION_MART = """
+    create table marts.attribution_sensitivity (account_id varchar, campaign_id varchar,
+        cohort_date date, attribution_model varchar, attribution_window varchar,
+        is_headline boolean, conversions bigint, revenue decimal(18, 4));
+    insert into marts.attribution_sensitivity values
+        ('acc_1', 'cmp_a', '2026-10-01', 'last_click', 'campaign', true, 1, 10.5),
+        ('acc_1', 'cmp_a', '2026-10-02', 'last_click', 'campaign', true, 9, 100.25),
+        ('acc_1', 'cmp_a', '2026-10-01', 'any_click', '7d', false, 3, 20),
+        ('acc_1', 'cmp_a', '2026-10-02', 'any_click', '7d', false, 9, 100.25);
+"""
+
+
 def make_serving(path: Path, *, without: tuple[str, ...] = (), extra_sql: str = "") -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
@@ -205,6 +246,8 @@ def test_sections_of_a_publication_without_their_marts(tmp_path: Path) -> None:
     page = export_html(Serving(path), Selection(), tmp_path / "old.html").read_text()
     for mart in ("response_summary", "link_click_activity", "campaign_benchmarks"):
         assert f"marts.{mart}: not available in this publication" in page
+    assert "marts.message_latency_daily: not available in this publication" in page
+    assert "marts.attribution_sensitivity: not available in this publication" in page
     assert card(page, "sent") == "1,020"
 
 
@@ -225,6 +268,8 @@ def test_later_columns_and_marts_are_picked_up(tmp_path: Path) -> None:
             90, 'illustrative (2026-12-04)', '2026-10-10',
             {", ".join("100" if "delivered" in s else "40" for b in range(3)
                        for s in queries.BASELINE_SUFFIXES)};
+        {LATENCY_MARTS}
+        {ATTRIBUTION_MART}
     """  # fmt: skip
     path = make_serving(tmp_path / "new.duckdb", extra_sql=extra)
     con = duckdb.connect(str(path), read_only=True)
