@@ -10,8 +10,19 @@
   last build and those with a status loaded since, however old. Statuses of
   a wamid no dispatch knows yet wait in staging; the dispatch, when it
   arrives, reads all of them.
+
+  api (cloud_api or marketing_messages_api) is carried from the dispatch.
+  on_schema_change append_new_columns: a table built before the column existed
+  gains it on its next run without a full refresh; its rows that are not
+  recomputed keep null there, which int_messages reads as cloud_api (what every
+  dispatch was before the extract had the column). append, not sync: nothing
+  is ever dropped or retyped behind a run's back.
 #}
-{{ config(materialized="incremental", unique_key="dispatch_id") }}
+{{ config(
+    materialized="incremental",
+    unique_key="dispatch_id",
+    on_schema_change="append_new_columns",
+) }}
 
 with
 
@@ -110,6 +121,7 @@ final as (
         dispatches.result = 'DROPPED' as is_dropped,
         dispatches.drop_code,
         dispatches.meta_error_code,
+        coalesce(dispatches.api, 'cloud_api') as api,
         status_timelines.first_status_at,
         status_timelines.delivered_at,
         status_timelines.read_at,

@@ -8,7 +8,8 @@
 
   A view over int_message_timelines: the state is the timeline read at
   as_of, so every run evaluates it for every message at no storage cost and
-  nothing here has to be maintained incrementally.
+  nothing here has to be maintained incrementally. api: null in timeline rows
+  built before the column existed, which were all Cloud API sends.
 #}
 {{ config(materialized="view") }}
 
@@ -72,6 +73,7 @@ final as (
         recipient_country,
         attempted_at,
         cohort_date,
+        coalesce(api, 'cloud_api') as api,
         case
             when is_dropped then 'dropped'
             when has_delivery_status then 'delivered'

@@ -1,4 +1,16 @@
-{{ config(materialized="incremental", unique_key="dispatch_id") }}
+{#
+  api: the loader stores the value of the optional extract column (cloud_api
+  when a file lacks it or leaves it empty); rows loaded before the column
+  existed hold null, read as cloud_api. on_schema_change append_new_columns:
+  a table built before `api` gains the column on its next run (its rows keep
+  null there until replaced, which downstream reads as cloud_api), no full
+  refresh needed.
+#}
+{{ config(
+    materialized="incremental",
+    unique_key="dispatch_id",
+    on_schema_change="append_new_columns",
+) }}
 
 with
 
@@ -23,6 +35,7 @@ select
     upper(drop_code) as drop_code,
     meta_error_code,
     meta_error_title,
+    coalesce(api, 'cloud_api') as api,
     copies_received,
     _loaded_at
 from deduplicated

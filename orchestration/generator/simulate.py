@@ -148,9 +148,11 @@ def simulate(cfg: GeneratorConfig, progress: ProgressLines | None = None) -> Wor
         accounts = _accounts(cfg, rngs[0])
         users = _users(cfg, accounts, rngs[1])
         campaigns, templates, buttons, change_day = _campaigns(cfg, accounts, rngs[2])
+        campaigns = _campaign_apis(cfg, campaigns)
         sends = _sends(cfg, accounts, campaigns, users, first_ms, as_of_ms, rngs[3])
         campaigns, campaign_files = _campaign_files(cfg, campaigns, sends, first_ms, rngs[3])
         dispatches = _dispatches(cfg, sends, users, rngs[4])
+        dispatches["api"] = campaigns["api"].to_numpy()[dispatches["cmp"].to_numpy()]
     w = World(
         cfg=cfg,
         first_day=first_day,
@@ -478,6 +480,41 @@ def _campaigns(
     return campaigns, templates, buttons, change_day
 
 
+#: The ``api`` of a dispatch (docs/contract/extracts.md): every send of a campaign goes
+#: through the same API.
+CLOUD_API, MARKETING_MESSAGES_API = "cloud_api", "marketing_messages_api"
+#: Share of campaigns sent through the Marketing Messages API.
+MM_API_SHARE = 0.25
+#: Marketing Messages API effects (modest, in the direction Meta advertises): a read
+#: probability this much higher (capped at 0.95), and this share of its messages that
+#: would have failed or stayed without a report delivered instead.
+MM_API_READ_LIFT = 1.1
+MM_API_RESCUED = 0.35
+
+
+def _api_rng(cfg: GeneratorConfig, stream: int) -> np.random.Generator:
+    """A random stream of its own for the API split: it draws nothing from the
+    streams of :func:`simulate`, so every other decision is unchanged by it."""
+    return np.random.default_rng([cfg.seed, 0xA91, stream])
+
+
+def _campaign_apis(cfg: GeneratorConfig, campaigns: pd.DataFrame) -> pd.DataFrame:
+    """Each campaign's API: most Cloud API, about a quarter Marketing Messages API (at
+    least one of each with two campaigns or more); Marketing Messages API campaigns
+    get their read lift."""
+    n = len(campaigns)
+    mm = _api_rng(cfg, 0).random(n) < MM_API_SHARE
+    if n >= 2 and not mm.any():
+        mm[n - 1] = True
+    if n >= 2 and mm.all():
+        mm[0] = False
+    campaigns = campaigns.copy()
+    campaigns["api"] = np.where(mm, MARKETING_MESSAGES_API, CLOUD_API)
+    read_p = campaigns["read_p"].to_numpy()
+    campaigns["read_p"] = np.where(mm, np.minimum(0.95, read_p * MM_API_READ_LIFT), read_p)
+    return campaigns
+
+
 # --------------------------------------------------------------------------- sends and dispatches
 
 
@@ -667,6 +704,14 @@ def _outcomes(w: World, rng: np.random.Generator) -> pd.DataFrame:
     s = d.loc[d["sent"], ["idx", "cmp", "acc", "uid", "attempted_ms"]].reset_index(drop=True)
     m = len(s)
     outcome = _weighted(rng, m, [0.905, 0.046, 0.004, 0.027, 0.018])
+    # the Marketing Messages API delivers some messages the Cloud API would not
+    is_mm = w.dispatches["api"].to_numpy()[s["idx"].to_numpy()] == MARKETING_MESSAGES_API
+    rescued = (
+        is_mm
+        & np.isin(outcome, [FAILED, NO_STATUS])
+        & (_api_rng(w.cfg, 1).random(m) < MM_API_RESCUED)
+    )
+    outcome[rescued] = DELIVERED
     old = np.flatnonzero(s["attempted_ms"].to_numpy() < w.as_of_ms - 3 * MS_D)
     undelivered_reasons = np.asarray(list(cat.UNDELIVERED_REASON_WEIGHTS))
     ureason = np.full(m, None, dtype=object)

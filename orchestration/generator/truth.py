@@ -39,7 +39,7 @@ def message_states(w: World) -> pd.DataFrame:
     """One row per dispatch: cohort day, state flags and dropped/undelivered reason."""
     d = w.dispatches
     as_of_s = w.as_of_ms // MS_S
-    out = d[["idx", "acc", "cmp", "uid", "attempted_ms", "sent", "wkey"]].copy()
+    out = d[["idx", "acc", "cmp", "uid", "attempted_ms", "sent", "wkey", "api"]].copy()
     out["cohort"] = local_days(
         d["attempted_ms"].to_numpy(), d["acc"].to_numpy(), list(w.accounts["timezone"])
     )
@@ -154,6 +154,28 @@ def responses(w: World) -> pd.DataFrame:
         b["card_index"].reindex(r["bid"].to_numpy()).to_numpy(), dtype="Int64"
     )
     return r
+
+
+def api_comparison(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """marts.api_comparison: per (account, template, api, cohort) the sent messages,
+    delivered, opened, and delivered with at least one valid click (each message once)."""
+    sent = msgs[msgs["sent"]].copy()
+    clicked = np.isin(sent["idx"].to_numpy(), valid_clicks(w)["idx"].to_numpy())
+    sent["delivered_clicked"] = sent["delivered"].to_numpy() & clicked
+    sent["template_name"] = w.campaigns["template_name"].to_numpy()[sent["cmp"].to_numpy()]
+    rows = (
+        sent.groupby(["acc", "template_name", "api", "cohort"])
+        .agg(
+            sent=("idx", "size"),
+            delivered=("delivered", "sum"),
+            opens=("opened", "sum"),
+            delivered_clicked=("delivered_clicked", "sum"),
+        )
+        .reset_index()
+    )
+    rows.insert(0, "account_id", w.accounts["account_id"].to_numpy()[rows.pop("acc").to_numpy()])
+    rows.insert(3, "cohort_date", _dates(rows.pop("cohort").to_numpy()))
+    return rows.sort_values(["account_id", "template_name", "api", "cohort_date"])
 
 
 def compute_truth(w: World) -> dict:
@@ -313,6 +335,7 @@ def compute_truth(w: World) -> dict:
                 ]
             ].sort_values(["account_id", "campaign_id", "cohort_date", "card_index", "button_id"])
         ),
+        "api_comparison": _records(api_comparison(w, msgs)),
         "data_quality": {
             "unmapped_codes": int(
                 (msgs["dropped_reason"] == cat.UNMAPPED).sum()

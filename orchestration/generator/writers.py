@@ -234,13 +234,15 @@ class _Writer:
         fmt: str,
         corrupt: dict[str, list[str]],
         wrong_width: int,
+        optional: tuple[str, ...] = (),
     ) -> None:
         """Write one tabular source from ``select_sql`` (text columns + _day, _ord, _dup).
 
         ``corrupt`` maps a column to replacement values: each value yields one
         malformed copy of a random valid row with that column replaced.
+        ``optional``: optional contract columns written after the required ones.
         """
-        cols = SOURCES[source].column_names
+        cols = [*SOURCES[source].column_names, *optional]
         self.con.execute(
             f"create or replace table src as select * from ({select_sql}) order by _day, _ord"
         )
@@ -397,6 +399,7 @@ class _Writer:
                 "wkey": d["wkey"],
                 "drop_code": d["drop_code"].astype("string"),
                 "meta_error_code": d["meta_error_code"],
+                "api": d["api"].astype("string"),
             }
         )
         self.register("d", frame)
@@ -418,7 +421,7 @@ class _Writer:
             "case when sent then 'SENT' else 'DROPPED' end as result, "
             "case when sent then wamid(wkey) end as wamid, drop_code, "
             "meta_error_code::varchar as meta_error_code, e.title as meta_error_title, "
-            "attempted_ms // 86400000 as _day, 2 * idx as _ord, false as _dup "
+            "d.api, attempted_ms // 86400000 as _day, 2 * idx as _ord, false as _dup "
             "from d join accounts a using (acc) join campaign_ids c using (cmp) "
             "join sends s using (send) "
             "join users u using (uid) left join errors e on e.code = d.meta_error_code",
@@ -429,6 +432,7 @@ class _Writer:
                 "meta_error_code": ["131049x", "n/a"],
             },
             wrong_width=2,
+            optional=("api",),
         )
 
     def clicks(self) -> None:

@@ -7,6 +7,8 @@ allows the same event to arrive twice).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 
 from orchestration.layout import SOURCES, Source
@@ -106,9 +108,31 @@ QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class OptionalColumn:
+    """A text column a file may leave out (older files): absent or blank means ``default``.
+
+    A value is compared case-insensitively, without surrounding whitespace,
+    and stored lowercase; any value not in ``accepted`` quarantines its row.
+    """
+
+    name: str
+    default: str
+    accepted: tuple[str, ...]
+
+
+#: Optional contract columns of tabular sources (docs/contract/extracts.md), after the
+#: required ones of ``layout.SOURCES``. A file without them loads as if every row
+#: carried the default.
+OPTIONAL_COLUMNS: dict[str, tuple[OptionalColumn, ...]] = {
+    "dispatches": (OptionalColumn("api", "cloud_api", ("cloud_api", "marketing_messages_api")),),
+}
+
+
 def tabular_columns(source: Source) -> tuple[tuple[str, str], ...]:
-    """Contract columns of a tabular source with their DuckDB types."""
-    return tuple((c.name, c.type.value) for c in source.columns)
+    """Contract columns of a tabular source with their DuckDB types (optional ones last)."""
+    optional = tuple((c.name, "varchar") for c in OPTIONAL_COLUMNS.get(source.name, ()))
+    return tuple((c.name, c.type.value) for c in source.columns) + optional
 
 
 def _data_tables() -> dict[str, tuple[tuple[str, str], ...]]:
@@ -167,3 +191,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     # a warehouse made before the loaders' quick check: its loads have no mtime
     # (those files are hashed once more, then skipped by size and mtime)
     con.execute(f"ALTER TABLE {qualified('_loads')} ADD COLUMN IF NOT EXISTS file_mtime timestamp")
+    # a warehouse made before an optional column existed gets it (appended after the
+    # lineage columns; its earlier rows hold null there, which staging reads as the default)
+    for table, optional in OPTIONAL_COLUMNS.items():
+        for column in optional:
+            con.execute(
+                f"ALTER TABLE {qualified(table)} ADD COLUMN IF NOT EXISTS {column.name} varchar"
+            )

@@ -14,6 +14,10 @@ UTC), and all are stored as naive UTC ``timestamp``. The rows of a file are
 contiguous and in order in the stage (insertion order is preserved), so a
 row's ordinal in its file is ``rowid`` minus the file's first ``rowid``.
 
+Optional columns (``schema.OPTIONAL_COLUMNS``, e.g. ``api`` of dispatches) may
+be absent from a file: every row then takes the column's default, as does a
+blank value; a value outside the accepted ones quarantines its row.
+
 Line numbers in quarantine are physical lines (Parquet: 1-based row). DuckDB
 numbers rejected CSV records by record, not by physical line, and a parsed
 row carries no line at all, so when a CSV file has bad rows (only then) it is
@@ -48,7 +52,7 @@ from orchestration.loading.common import (
 from orchestration.loading.discovery import ExtractFile
 from orchestration.loading.jsonl import LINES, cleanup_lines, stage_lines
 from orchestration.loading.ledger import QUARANTINE
-from orchestration.loading.schema import qualified
+from orchestration.loading.schema import OPTIONAL_COLUMNS, qualified
 
 STAGE = "_wa_stage"
 BAD = "_wa_bad"
@@ -153,6 +157,7 @@ class TabularLoader:
 
     def __init__(self, source: Source) -> None:
         self.source = source
+        self.optional = OPTIONAL_COLUMNS.get(source.name, ())
         self._offsets = "([0]::BIGINT[])"  # file_no -> rowid of the file's first staged row - 1
         self._csv_paths: dict[int, Path] = {}  # file_no -> path of the staged CSV files
 
@@ -167,15 +172,31 @@ class TabularLoader:
         column = self.source.columns[index]
         return f"v{index}" if column.type is ColumnType.TEXT else f"r{index}"
 
+    def _optional_value(self, index: int, table: str) -> str:
+        """SQL: optional column ``index``'s value in stage alias ``table`` (default when blank)."""
+        text = f"{table}.o{index}"
+        default = literal(self.optional[index].default)
+        return f"CASE WHEN {_is_blank(text)} THEN {default} ELSE lower(trim({text})) END"
+
+    def _optional_acceptable(self, index: int) -> str:
+        """SQL predicate: optional column ``index`` is blank or an accepted value."""
+        accepted = ", ".join(literal(v) for v in self.optional[index].accepted)
+        return f"({_is_blank(f'o{index}')} OR lower(trim(o{index})) IN ({accepted}))"
+
     def _stage_select(self, sources: list[str]) -> str:
         """SELECT-list: text, typed value and validity of each contract column.
 
-        ``sources[i]``: SQL giving contract column i as text. Each typed column
-        is parsed once here; ``ok`` says the row has its key and every value
-        parses (or is blank).
+        ``sources[i]``: SQL giving contract column i as text, then each optional
+        column (``NULL`` when the file lacks it). Each typed column is parsed
+        once here; ``ok`` says the row has its key and every value parses (or is
+        blank) and every optional value is accepted (or blank).
         """
+        n = len(self.source.columns)
         items, checks = [], []
-        for index, (column, src) in enumerate(zip(self.source.columns, sources, strict=True)):
+        for index, src in enumerate(sources[n:]):
+            items.append(f"{src} AS o{index}")
+            checks.append(self._optional_acceptable(index))
+        for index, (column, src) in enumerate(zip(self.source.columns, sources[:n], strict=True)):
             if column.type is ColumnType.TEXT:
                 items.append(f"{src} AS v{index}")
             else:
@@ -204,6 +225,14 @@ class TabularLoader:
                 f"CASE WHEN NOT {_acceptable(text, self._value(index))} "
                 f"THEN {literal(word)} || '\"' || left({text}, {_VALUE_IN_REASON}) || '\"' END"
             )
+        for index, column in enumerate(self.optional):
+            word = f"bad value in {column.name}: "
+            expected = f" (expected {' or '.join(column.accepted)}, or empty)"
+            parts.append(
+                f"CASE WHEN NOT {self._optional_acceptable(index)} "
+                f"THEN {literal(word)} || '\"' || left(o{index}, {_VALUE_IN_REASON}) || '\"' "
+                f"|| {literal(expected)} END"
+            )
         return f"concat_ws('; ', {', '.join(parts)})"
 
     # -- stage ------------------------------------------------------------------------
@@ -216,10 +245,11 @@ class TabularLoader:
         """
         self.cleanup(con)
         self._csv_paths = {}
-        shape = ", ".join(f"NULL::VARCHAR AS s{i}" for i in range(len(self.source.columns)))
+        width = len(self.source.columns) + len(self.optional)
+        shape = ", ".join(f"NULL::VARCHAR AS s{i}" for i in range(width))
         con.execute(
             f"CREATE TEMP TABLE {STAGE} AS SELECT NULL::BIGINT AS file_no, "
-            f"{self._stage_select([f's{i}' for i in range(len(self.source.columns))])} "
+            f"{self._stage_select([f's{i}' for i in range(width)])} "
             f"FROM (SELECT {shape}) LIMIT 0"
         )
         con.execute(
@@ -271,11 +301,15 @@ class TabularLoader:
         return f"wrong header: missing columns {', '.join(missing)}" if missing else None
 
     def _sources(self, names: list[str]) -> list[str]:
-        """``c<position>`` of each contract column among ``names`` (first match wins)."""
+        """``c<position>`` of each contract column among ``names`` (first match wins), then
+        of each optional column (``NULL::VARCHAR`` when ``names`` lacks it)."""
         position: dict[str, int] = {}
         for index, name in enumerate(names):
             position.setdefault(name.strip().lower(), index)
-        return [f"c{position[c]}" for c in self.source.column_names]
+        optional = [
+            f"c{position[c.name]}" if c.name in position else "NULL::VARCHAR" for c in self.optional
+        ]
+        return [f"c{position[c]}" for c in self.source.column_names] + optional
 
     def _read_csv(
         self, con: duckdb.DuckDBPyConnection, nos: list[int], paths: list[Path], header: list[str]
@@ -309,8 +343,9 @@ class TabularLoader:
             if reason is not None:
                 return reason
             sources = self._sources(names)
+            present = sorted({src for src in sources if src.startswith("c")})
             casts = ", ".join(
-                f"CAST({ident(names[int(src[1:])])} AS VARCHAR) AS {src}" for src in sources
+                f"CAST({ident(names[int(src[1:])])} AS VARCHAR) AS {src}" for src in present
             )
             con.execute(
                 f"""
@@ -327,7 +362,8 @@ class TabularLoader:
     def _stage_bad_rows(self, con: duckdb.DuckDBPyConnection) -> None:
         """Rows to quarantine: ``_wa_quarantined(file_no, line_number, raw_text, reason)``."""
         row_json = ", ".join(
-            f"{literal(c)}: {self._text(i)}" for i, c in enumerate(self.source.column_names)
+            [f"{literal(c)}: {self._text(i)}" for i, c in enumerate(self.source.column_names)]
+            + [f"{literal(c.name)}: o{i}" for i, c in enumerate(self.optional)]
         )
         con.execute(
             f"""
@@ -462,8 +498,13 @@ class TabularLoader:
 
     def write(self, con: duckdb.DuckDBPyConnection) -> BatchCounts:
         """Insert the valid rows typed and the quarantined rows (inside the batch's txn)."""
-        names = ", ".join(ident(c.name) for c in self.source.columns)
-        values = ", ".join(f"s.{self._value(i)}" for i in range(len(self.source.columns)))
+        names = ", ".join(
+            [ident(c.name) for c in self.source.columns] + [ident(c.name) for c in self.optional]
+        )
+        values = ", ".join(
+            [f"s.{self._value(i)}" for i in range(len(self.source.columns))]
+            + [self._optional_value(i, "s") for i in range(len(self.optional))]
+        )
         loaded = scalar(
             con,
             f"""

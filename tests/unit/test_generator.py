@@ -28,6 +28,7 @@ from orchestration.generator import catalog as cat
 from orchestration.generator.simulate import MS_D, MS_H, simulate
 from orchestration.generator.truth import message_states
 from orchestration.layout import SOURCES, ColumnType
+from orchestration.loading.schema import OPTIONAL_COLUMNS
 from tests.conftest import CAMPAIGN_COUNTS
 
 END = date(2026, 11, 10)
@@ -123,34 +124,43 @@ def _parse(value: str | None, kind: ColumnType):
 
 
 def read_source(root: Path, name: str) -> tuple[pd.DataFrame, int]:
-    """Valid rows of a tabular source (with the file day) and the malformed count."""
+    """Valid rows of a tabular source (with the file day) and the malformed count.
+
+    The generator writes the optional columns too (dispatches' ``api``), after the
+    required ones; a value outside the accepted ones is malformed."""
     src = SOURCES[name]
+    optional = OPTIONAL_COLUMNS.get(name, ())
+    header = [*src.column_names, *(c.name for c in optional)]
     rows, bad = [], 0
     for path in sorted((root / src.folder).iterdir()):
         match = src.match(path.name)
         assert match, path
         if path.name.endswith(".parquet"):
             table = pq.read_table(path)
-            assert table.column_names == src.column_names
+            assert table.column_names == header
             assert all(str(t) == "string" for t in table.schema.types)
             records = [list(r.values()) for r in table.to_pylist()]
         else:
             opener = gzip.open if path.name.endswith(".gz") else open
             with opener(path, "rt", encoding="utf-8", newline="") as f:
                 reader = csv.reader(f)
-                assert next(reader) == src.column_names, path
+                assert next(reader) == header, path
                 records = list(reader)
         for rec in records:
-            if len(rec) != len(src.columns):
+            if len(rec) != len(header):
                 bad += 1
                 continue
+            required, extra = rec[: len(src.columns)], rec[len(src.columns) :]
             try:
-                values = [_parse(v, c.type) for v, c in zip(rec, src.columns, strict=True)]
+                values = [_parse(v, c.type) for v, c in zip(required, src.columns, strict=True)]
             except ValueError:
                 bad += 1
                 continue
-            rows.append([*values, match.groupdict().get("day")])
-    return pd.DataFrame(rows, columns=[*src.column_names, "_day"]), bad
+            if any(v not in c.accepted for v, c in zip(extra, optional, strict=True)):
+                bad += 1
+                continue
+            rows.append([*values, *extra, match.groupdict().get("day")])
+    return pd.DataFrame(rows, columns=[*header, "_day"]), bad
 
 
 def _lines(path: Path):
