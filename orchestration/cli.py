@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--top", type=int, default=10, metavar="N", help="links and response options shown"
     )
+
+    from orchestration import trace as trace_command
+
+    trace = commands.add_parser(
+        "trace",
+        help="one message's path (dispatch, statuses, replies, clicks, conversion, "
+        "unsubscribe, state and reason), from the published marts",
+    )
+    trace_command.add_arguments(trace)
     return parser
 
 
@@ -272,6 +281,12 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace(args: argparse.Namespace) -> int:
+    from orchestration import trace
+
+    return trace.main(args)
+
+
 COMMANDS = {
     "generate": _generate,
     "run": _run,
@@ -282,6 +297,7 @@ COMMANDS = {
     "report": _report,
     "export": _export,
     "dashboard": _dashboard,
+    "trace": _trace,
 }
 
 
