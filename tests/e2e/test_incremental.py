@@ -113,6 +113,17 @@ class Build:
                 "--warehouse", str(self.path), "--as-of", format_as_of(as_of),
                 "--verbose"]  # fmt: skip
 
+    @contextlib.contextmanager
+    def settings(self, **values: str) -> Iterator[None]:
+        """Environment variables for the runs inside the block only."""
+        previous = dict(self.env)
+        self.env.update(values)
+        try:
+            yield
+        finally:
+            self.env.clear()
+            self.env.update(previous)
+
     def run(self, as_of: datetime) -> float:
         """One run in the foreground; fails the test unless it succeeds. Returns seconds."""
         started = time.monotonic()
@@ -304,12 +315,14 @@ class Feed:
         self.as_of = as_of
         print(f"  incremental run {label:<28} as of {format_as_of(as_of)}  {seconds:6.1f}s")
 
-    def full_build(self, name: str, as_of: datetime) -> Background:
+    def full_build(self, name: str, as_of: datetime, **settings: str) -> Background:
         """A fresh warehouse built in one run, in the background, from a copy of the
-        files delivered so far."""
+        files delivered so far (``settings``: environment variables of that run)."""
         root = self.root / name
         shutil.copytree(self.build.extracts, root / "extracts")
-        background = Build(root, root / "extracts").start(as_of, "run")
+        build = Build(root, root / "extracts")
+        build.env.update(settings)
+        background = build.start(as_of, "run")
         self.background.append(background)
         return background
 
@@ -834,8 +847,14 @@ def test_a_file_redelivered_with_other_bytes_equals_a_full_rebuild(feed: Feed) -
         path.write_text("".join(keep), encoding="utf-8")
         replaced.append(rel)
     targeted = query(feed.build.path, "select sum(targeted) from marts.campaign_performance")[0][0]
-    full = feed.full_build("full-redelivered", as_of)
-    feed.run(f"re-delivered files of {day}", as_of)
+    # the re-delivered webhooks file lacks half its statuses by design, which
+    # missing_status_share rightly reports as a broken receiver (an ERROR that blocks
+    # the publication, tested in tests/unit/test_checks.py): this scenario is about the
+    # rebuild, so its two builds raise that threshold, and only they do
+    lenient = {"WA_MISSING_STATUS_JUMP": "1"}
+    full = feed.full_build("full-redelivered", as_of, **lenient)
+    with feed.build.settings(**lenient):
+        feed.run(f"re-delivered files of {day}", as_of)
     assert_same_marts(feed.build.path, full.wait().path, f"after the re-delivery of {day}")
     assert (
         query(feed.build.path, "select sum(targeted) from marts.campaign_performance")[0][0]
