@@ -86,14 +86,6 @@ unsubscribes as (
         and all_unsubscribes.attributed_dispatch_id in (select messages.dispatch_id from messages)
 ),
 
-webhook_reasons as (
-    select
-        error_code,
-        reason
-    from {{ ref('error_code_reasons') }}
-    where channel = 'webhook'
-),
-
 reasons as (
     select
         kind,
@@ -111,23 +103,10 @@ dispatch_rows as (
         0 as kind_rank,
         0 as status_rank,
         dispatch_id as tiebreak_id,
-        cast(null as varchar) as status,
         case when is_dropped then error_code end as error_code,
-        cast(null as varchar) as error_title,
         drop_code,
         case when is_dropped then 'dropped' end as reason_kind,
         dropped_reason as reason,
-        cast(null as varchar) as response_id,
-        cast(null as varchar) as response_kind,
-        cast(null as varchar) as response_text,
-        cast(null as varchar) as click_id,
-        cast(null as varchar) as url,
-        cast(null as varchar) as button_id,
-        cast(null as bigint) as card_index,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_name,
-        cast(null as decimal(18, 4)) as revenue,
-        cast(null as varchar) as unsubscribe_id,
         case
             when is_dropped
                 then 'dropped before WhatsApp: ' || dropped_reason
@@ -157,35 +136,13 @@ status_rows as (
         status_events.status,
         status_events.error_code,
         status_events.error_title,
-        cast(null as varchar) as drop_code,
         case when status_events.status = 'failed' then 'undelivered' end as reason_kind,
-        case
-            when status_events.status = 'failed'
-                then coalesce(webhook_reasons.reason, 'Unmapped Error')
-        end as reason,
-        cast(null as varchar) as response_id,
-        cast(null as varchar) as response_kind,
-        cast(null as varchar) as response_text,
-        cast(null as varchar) as click_id,
-        cast(null as varchar) as url,
-        cast(null as varchar) as button_id,
-        cast(null as bigint) as card_index,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_name,
-        cast(null as decimal(18, 4)) as revenue,
-        cast(null as varchar) as unsubscribe_id,
+        status_events.undelivered_reason as reason,
         'status ' || status_events.status
         || coalesce(', error ' || cast(status_events.error_code as varchar), '')
         || coalesce(' "' || status_events.error_title || '"', '')
-        || case
-            when status_events.status = 'failed'
-                then ': ' || coalesce(webhook_reasons.reason, 'Unmapped Error')
-            else ''
-        end as detail
+        || coalesce(': ' || status_events.undelivered_reason, '') as detail
     from status_events
-    left join webhook_reasons
-        on status_events.status = 'failed'
-        and status_events.error_code = webhook_reasons.error_code
 ),
 
 reply_rows as (
@@ -197,23 +154,11 @@ reply_rows as (
         2 as kind_rank,
         0 as status_rank,
         response_id as tiebreak_id,
-        cast(null as varchar) as status,
-        cast(null as bigint) as error_code,
-        cast(null as varchar) as error_title,
-        cast(null as varchar) as drop_code,
-        cast(null as varchar) as reason_kind,
-        cast(null as varchar) as reason,
         response_id,
         response_kind,
         coalesce(reply_title, button_text) as response_text,
-        cast(null as varchar) as click_id,
-        cast(null as varchar) as url,
         button_id,
         cast(card_index as bigint) as card_index,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_name,
-        cast(null as decimal(18, 4)) as revenue,
-        cast(null as varchar) as unsubscribe_id,
         case response_kind
             when 'free_text'
                 then 'replied with free text (' || coalesce(response_type, 'text') || ')'
@@ -240,23 +185,10 @@ click_rows as (
         3 as kind_rank,
         0 as status_rank,
         click_id as tiebreak_id,
-        cast(null as varchar) as status,
-        cast(null as bigint) as error_code,
-        cast(null as varchar) as error_title,
-        cast(null as varchar) as drop_code,
-        cast(null as varchar) as reason_kind,
-        cast(null as varchar) as reason,
-        cast(null as varchar) as response_id,
-        cast(null as varchar) as response_kind,
-        cast(null as varchar) as response_text,
         click_id,
         url,
         button_id,
         cast(card_index as bigint) as card_index,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_name,
-        cast(null as decimal(18, 4)) as revenue,
-        cast(null as varchar) as unsubscribe_id,
         'clicked ' || coalesce(url, 'an unknown url')
         || case
             when button_id is null and card_index is null then ' (body link)'
@@ -276,23 +208,10 @@ conversion_rows as (
         4 as kind_rank,
         0 as status_rank,
         event_id as tiebreak_id,
-        cast(null as varchar) as status,
-        cast(null as bigint) as error_code,
-        cast(null as varchar) as error_title,
-        cast(null as varchar) as drop_code,
-        cast(null as varchar) as reason_kind,
-        cast(null as varchar) as reason,
-        cast(null as varchar) as response_id,
-        cast(null as varchar) as response_kind,
-        cast(null as varchar) as response_text,
         attributed_click_id as click_id,
-        cast(null as varchar) as url,
-        cast(null as varchar) as button_id,
-        cast(null as bigint) as card_index,
         event_id,
         event_name,
         cast(revenue_in_account_currency as decimal(18, 4)) as revenue,
-        cast(null as varchar) as unsubscribe_id,
         'converted: ' || event_name || ' (event ' || event_id
         || ', last click ' || attributed_click_id || '), revenue '
         || cast(cast(revenue_in_account_currency as decimal(18, 2)) as varchar)
@@ -314,22 +233,6 @@ unsubscribe_rows as (
         5 as kind_rank,
         0 as status_rank,
         unsubscribe_id as tiebreak_id,
-        cast(null as varchar) as status,
-        cast(null as bigint) as error_code,
-        cast(null as varchar) as error_title,
-        cast(null as varchar) as drop_code,
-        cast(null as varchar) as reason_kind,
-        cast(null as varchar) as reason,
-        cast(null as varchar) as response_id,
-        cast(null as varchar) as response_kind,
-        cast(null as varchar) as response_text,
-        cast(null as varchar) as click_id,
-        cast(null as varchar) as url,
-        cast(null as varchar) as button_id,
-        cast(null as bigint) as card_index,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_name,
-        cast(null as decimal(18, 4)) as revenue,
         unsubscribe_id,
         'unsubscribed'
         || coalesce(' via ' || unsubscribe_source, '')
@@ -349,26 +252,13 @@ state_rows as (
         0 as kind_rank,
         0 as status_rank,
         dispatch_id as tiebreak_id,
-        cast(null as varchar) as status,
         error_code,
-        cast(null as varchar) as error_title,
         drop_code,
         case
             when dropped_reason is not null then 'dropped'
             when undelivered_reason is not null then 'undelivered'
         end as reason_kind,
         coalesce(dropped_reason, undelivered_reason) as reason,
-        cast(null as varchar) as response_id,
-        cast(null as varchar) as response_kind,
-        cast(null as varchar) as response_text,
-        cast(null as varchar) as click_id,
-        cast(null as varchar) as url,
-        cast(null as varchar) as button_id,
-        cast(null as bigint) as card_index,
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_name,
-        cast(null as decimal(18, 4)) as revenue,
-        cast(null as varchar) as unsubscribe_id,
         case
             when is_dropped
                 then 'dropped: ' || dropped_reason || ' (drop code ' || coalesce(drop_code, 'none')
@@ -397,19 +287,20 @@ state_rows as (
     from messages
 ),
 
+-- by name: each kind of row lists its own columns, the others are null
 events as (
     select * from dispatch_rows
-    union all
+    union all by name
     select * from status_rows
-    union all
+    union all by name
     select * from reply_rows
-    union all
+    union all by name
     select * from click_rows
-    union all
+    union all by name
     select * from conversion_rows
-    union all
+    union all by name
     select * from unsubscribe_rows
-    union all
+    union all by name
     select * from state_rows
 ),
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -39,20 +38,6 @@ DISPATCH_HEADER = (
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "extracts"
-    path.mkdir()
-    return path
 
 
 def put(root: Path, rel: str, content: str | bytes) -> Path:

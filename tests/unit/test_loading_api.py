@@ -7,9 +7,7 @@ warehouse created before the column existed gains it on its next load.
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +16,8 @@ import pytest
 
 from orchestration.loading import ensure_raw_schema, load_source
 from orchestration.loading.schema import DATA_TABLES, LINEAGE_COLUMNS, qualified
-
-HEADER = (
-    "dispatch_id,account_id,campaign_id,send_id,user_id,phone_number,attempted_at,"
-    "result,wamid,drop_code,meta_error_code,meta_error_title"
-)
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "extracts"
-    path.mkdir()
-    return path
-
-
-def put(root: Path, rel: str, text: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode()
-    path.write_bytes(gzip.compress(data, mtime=0) if rel.endswith(".gz") else data)
+from tests.unit.test_loading import DISPATCH_HEADER as HEADER
+from tests.unit.test_loading import put
 
 
 def row(i: int, api: str | None = None) -> str:

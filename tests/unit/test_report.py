@@ -62,11 +62,33 @@ def _benchmark(account: str, campaign: str, day: date, **values: Any) -> dict[st
     return row
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         con.execute(f"insert into marts.{table} ({columns}) values ({marks})", list(row.values()))
+
+
+def report_marts(con: duckdb.DuckDBPyConnection, daily: list[dict[str, Any]]) -> None:
+    """The marts every report needs: CAMPAIGNS in campaign_performance and ``daily`` in
+    campaign_performance_daily (counts not given are 0)."""
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.campaign_performance (account_id varchar, campaign_id varchar, "
+        "campaign_name varchar, campaign_type varchar, template_name varchar, "
+        "template_category varchar)"
+    )
+    for account, campaign, name in CAMPAIGNS:
+        con.execute(
+            "insert into marts.campaign_performance values (?, ?, ?, 'one_time', 't', 'MARKETING')",
+            [account, campaign, name],
+        )
+    counts = ", ".join(f"{name} bigint default 0" for name in COUNTS)
+    con.execute(
+        "create table marts.campaign_performance_daily (account_id varchar, "
+        f"campaign_id varchar, period_start date, {counts}, revenue decimal(18, 4) default 0)"
+    )
+    insert_rows(con, "campaign_performance_daily", daily)
 
 
 def _make_serving(
@@ -75,24 +97,7 @@ def _make_serving(
     """A serving file with the marts the report needs; campaign_benchmarks only when given."""
     con = duckdb.connect(str(path))
     try:
-        con.execute("create schema marts")
-        con.execute(
-            "create table marts.campaign_performance (account_id varchar, campaign_id varchar, "
-            "campaign_name varchar, campaign_type varchar, template_name varchar, "
-            "template_category varchar)"
-        )
-        for account, campaign, name in CAMPAIGNS:
-            con.execute(
-                "insert into marts.campaign_performance values (?, ?, ?, 'one_time', 't', "
-                "'MARKETING')",
-                [account, campaign, name],
-            )
-        counts = ", ".join(f"{name} bigint" for name in COUNTS)
-        con.execute(
-            "create table marts.campaign_performance_daily (account_id varchar, "
-            f"campaign_id varchar, period_start date, {counts}, revenue decimal(18, 4) default 0)"
-        )
-        _insert(con, "campaign_performance_daily", daily)
+        report_marts(con, daily)
         if benchmarks is not None:
             numbers = ", ".join(
                 f"{c} {'double' if 'expected' in c else 'bigint'}" for c in BASELINE_COLUMNS
@@ -102,7 +107,7 @@ def _make_serving(
                 "cohort_date date, delivered bigint, opens bigint, delivered_clicked bigint, "
                 f"{numbers}, reference_sources varchar, benchmark_window_end date)"
             )
-            _insert(con, "campaign_benchmarks", benchmarks)
+            insert_rows(con, "campaign_benchmarks", benchmarks)
     finally:
         con.close()
     return path

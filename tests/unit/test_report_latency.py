@@ -18,7 +18,6 @@ import duckdb
 import pytest
 
 from orchestration.report import (
-    COUNTS,
     WIDTH,
     DateRange,
     _duration,
@@ -28,10 +27,9 @@ from orchestration.report import (
     resolve_scope,
     survival_rows,
 )
+from tests.unit.test_report import insert_rows, report_marts
 
 TITLE = "Latency and delivery reports"
-CAMPAIGNS = [("acc_a", "cmp_1", "Autumn Sale"), ("acc_a", "cmp_2", "Cart Reminder"),
-             ("acc_b", "cmp_3", "Fare Drop")]  # fmt: skip
 HORIZONS = [(1, "1 h"), (6, "6 h"), (24, "24 h"), (72, "72 h"), (168, "7 d"), (720, "30 d")]
 EVENTS = ("delivered", "read", "first_click")
 D1, D2, D3 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)
@@ -62,13 +60,6 @@ def _survival(
     ]  # fmt: skip
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        con.execute(f"insert into marts.{table} ({columns}) values ({marks})", list(row.values()))
-
-
 def _make_serving(
     path: Path,
     latency: list[dict[str, Any]] | None,
@@ -77,26 +68,9 @@ def _make_serving(
     """A serving file with the marts the report needs; each latency mart only when given."""
     con = duckdb.connect(str(path))
     try:
-        con.execute("create schema marts")
-        con.execute(
-            "create table marts.campaign_performance (account_id varchar, campaign_id varchar, "
-            "campaign_name varchar, campaign_type varchar, template_name varchar, "
-            "template_category varchar)"
-        )
-        for account, campaign, name in CAMPAIGNS:
-            con.execute(
-                "insert into marts.campaign_performance values (?, ?, ?, 'one_time', 't', "
-                "'MARKETING')",
-                [account, campaign, name],
-            )
-        counts = ", ".join(f"{name} bigint default 0" for name in COUNTS)
-        con.execute(
-            "create table marts.campaign_performance_daily (account_id varchar, "
-            f"campaign_id varchar, period_start date, {counts}, revenue decimal(18, 4) default 0)"
-        )
         days = {(r["account_id"], r["campaign_id"], r["cohort_date"]): r["sent"]
                 for r in [*(latency or []), *(survival or [])]}  # fmt: skip
-        _insert(con, "campaign_performance_daily", [
+        report_marts(con, [
             {"account_id": a, "campaign_id": c, "period_start": d, "targeted": n, "sent": n}
             for (a, c, d), n in days.items()
         ])  # fmt: skip
@@ -110,14 +84,14 @@ def _make_serving(
                 "campaign_id varchar, cohort_date date, sent bigint, delivered bigint, "
                 f"opens bigint, clicked_messages bigint, {before}, {percentiles})"
             )
-            _insert(con, "message_latency_daily", latency)
+            insert_rows(con, "message_latency_daily", latency)
         if survival is not None:
             con.execute(
                 "create table marts.delivery_survival (account_id varchar, campaign_id varchar, "
                 "cohort_date date, horizon_hours integer, horizon_label varchar, sent bigint, "
                 "at_risk bigint, without_report bigint)"
             )
-            _insert(con, "delivery_survival", survival)
+            insert_rows(con, "delivery_survival", survival)
     finally:
         con.close()
     return path
