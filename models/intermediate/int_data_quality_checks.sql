@@ -198,11 +198,47 @@ unknown_reply_payloads as (
     where is_known_message and response_kind = 'unknown_payload'
 ),
 
+unpriced_messages as (
+    select
+        'unpriced_messages' as check_name,
+        cast(null as varchar) as source,
+        coalesce(sum(messages), 0) as rows,
+        case
+            when count(*) = 0 then 'every delivered message has a known cost'
+            else
+                'delivered messages whose cost is unknown (campaign_costs): '
+                || coalesce(sum(messages) filter (where cost_status = 'no pricing'), 0)
+                || ' without pricing in their webhooks; '
+                || coalesce(sum(messages) filter (where cost_status = 'no rate'), 0)
+                || ' without a rate in whatsapp_message_rates'
+                || coalesce(
+                    ' (' || string_agg(
+                        distinct coalesce(recipient_country, 'unknown market')
+                        || ' ' || pricing_category, ', '
+                        order by
+                            coalesce(recipient_country, 'unknown market')
+                            || ' ' || pricing_category
+                    ) filter (where cost_status = 'no rate') || ')',
+                    ''
+                )
+                || '; '
+                || coalesce(sum(messages) filter (where cost_status = 'no exchange rate'), 0)
+                || ' without an exchange rate in fx_rates'
+                || coalesce(
+                    ' (' || string_agg(distinct currency, ', ' order by currency)
+                    filter (where cost_status = 'no exchange rate') || ')',
+                    ''
+                )
+        end as details
+    from {{ ref('int_message_costs') }}
+    where cost_status in ('no pricing', 'no rate', 'no exchange rate')
+),
+
 final as (
     {%- for check in [
         'quarantined_rows', 'unknown_files', 'duplicates_removed', 'unknown_wamids',
         'unmapped_codes', 'currency_mismatches', 'unattributed_unsubscribes',
-        'unknown_reply_payloads',
+        'unknown_reply_payloads', 'unpriced_messages',
     ] %}
     select check_name, source, rows, details from {{ check }}
     {{ 'union all' if not loop.last }}

@@ -16,13 +16,20 @@
   gains it on its next run without a full refresh; its rows that are not
   recomputed keep null there, which int_messages reads as cloud_api (what every
   dispatch was before the extract had the column). append, not sync: nothing
-  is ever dropped or retyped behind a run's back.
+  is ever dropped or retyped behind a run's back. The same holds for
+  pricing_category and is_billable (the pricing Meta reported on the
+  message's statuses, for marts.campaign_costs): null in rows built before
+  them until a --full-refresh, which campaign_costs counts as messages without
+  pricing.
 #}
 {{ config(
     materialized="incremental",
     unique_key="dispatch_id",
     on_schema_change="append_new_columns",
 ) }}
+
+{#- ties at the same second: the lowest category, so every rebuild picks the same -#}
+{%- set pricing_order = ['status_at', 'pricing_category'] %}
 
 with
 
@@ -73,6 +80,10 @@ status_timelines as (
         -- 131050: the user stopped marketing messages from the business (an opt-out signal)
         min(status_at) filter (where status = 'failed' and error_code = 131050)
             as marketing_opt_out_at,
+        -- what Meta bills: the pricing of the earliest status that carries one
+        {{ min_by('pricing_category', pricing_order) }} filter (where pricing_category is not null)
+            as pricing_category,
+        bool_or(is_billable) as is_billable,
         max(_loaded_at) as _loaded_at
     from statuses
     group by wamid
@@ -128,6 +139,8 @@ final as (
         status_timelines.first_failed_at,
         status_timelines.failed_error_code,
         status_timelines.marketing_opt_out_at,
+        status_timelines.pricing_category,
+        status_timelines.is_billable,
         greatest(dispatches._loaded_at, status_timelines._loaded_at) as _loaded_at
     from dispatches
     left join accounts

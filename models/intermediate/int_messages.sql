@@ -94,6 +94,8 @@ final as (
             and not has_failed_status and not is_past_report_deadline
         ) as is_delivery_pending,
         is_sent and has_marketing_opt_out_status as is_marketing_opt_out_signal,
+        pricing_category,
+        is_billable,
         case when has_delivery_status then delivered_at end as delivered_at,
         case when has_read_status then read_at end as read_at,
         case when has_failed_status then first_failed_at end as first_failed_at,

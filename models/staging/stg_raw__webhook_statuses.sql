@@ -1,9 +1,17 @@
-{{ config(materialized="incremental", unique_key="status_key") }}
+{{ config(
+    materialized="incremental",
+    unique_key="status_key",
+    on_schema_change="append_new_columns",
+) }}
 
 {#
   Meta delivers webhooks at least once and bodies carry no event id, so a
   status is identified by its content: (wamid, status, timestamp, error code).
   The earliest received copy is kept.
+
+  on_schema_change append_new_columns: a column added here (is_billable) is
+  added to an existing table on its next run; rows built before hold null
+  until a --full-refresh (docs/incremental.md).
 #}
 with
 
@@ -23,6 +31,7 @@ deduplicated as (
         {{ min_by('error_count', 'received_at') }} as error_count,
         {{ min_by('pricing_category', 'received_at') }} as pricing_category,
         {{ min_by('pricing_model', 'received_at') }} as pricing_model,
+        {{ min_by('is_billable', 'received_at') }} as is_billable,
         min(received_at) as first_received_at,
         count(*) as copies_received,
         max(_loaded_at) as _loaded_at
@@ -40,6 +49,7 @@ select
     error_count,
     pricing_category,
     pricing_model,
+    is_billable,
     first_received_at,
     copies_received,
     _loaded_at

@@ -904,6 +904,7 @@ def _statuses(w: World, s: pd.DataFrame, rng: np.random.Generator) -> None:
     st["acc"] = s["acc"].to_numpy()[st["j"]]
     st["cmp"] = s["cmp"].to_numpy()[st["j"]]
     st["wkey"] = w.dispatches["wkey"].to_numpy()[st["idx"]]
+    st["billable"] = is_billable(st["wkey"].to_numpy())
     st["known"] = True
 
     # Statuses of messages no dispatch knows (service conversations, other tools).
@@ -926,6 +927,7 @@ def _statuses(w: World, s: pd.DataFrame, rng: np.random.Generator) -> None:
             "cmp": -1,
             "wkey": scramble(len(w.dispatches) + np.arange(k_unknown), SALT_WAMID, WAMID_BITS),
             "known": False,
+            "billable": False,
         }
     )
     w.statuses = pd.concat([st, unknown], ignore_index=True)
@@ -934,6 +936,13 @@ def _statuses(w: World, s: pd.DataFrame, rng: np.random.Generator) -> None:
     s["deliv_ts"] = np.where(delivered, deliv, -1)
     s["read_ts"] = np.where(read, read_ts, -1)
     s["sent_ts"] = sent_ts
+
+
+def is_billable(wkey: np.ndarray) -> np.ndarray:
+    """pricing.billable of a message's statuses: about 1 message in 29 is free (sent
+    inside a free entry point window). Decided by the wamid key, so it draws no random
+    number and leaves the rest of the sample as it was."""
+    return wkey % 29 != 0
 
 
 def _replies(w: World, s: pd.DataFrame, rng: np.random.Generator) -> None:

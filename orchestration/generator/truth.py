@@ -11,12 +11,13 @@ Codes map back to reasons by inverting the generative tables of
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from orchestration.generator import catalog as cat
-from orchestration.generator.simulate import MS_H, MS_S, World, local_days
+from orchestration.generator.simulate import MS_H, MS_S, World, is_billable, local_days
 
 KEYS = ["acc", "cmp", "cohort"]
 COUNTS = [
@@ -178,6 +179,79 @@ def api_comparison(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(["account_id", "template_name", "api", "cohort_date"])
 
 
+#: the project's seeds: the message and exchange rates the pipeline prices with
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def _latest_on_or_before(
+    keys: pd.DataFrame, table: pd.DataFrame, by: list[str], date: str, value: str
+) -> np.ndarray:
+    """For each row of keys, table's value of the same `by` with the latest `date` on or
+    before the row's cohort date (NaN when none)."""
+    left = keys[[*by, "cohort_date"]].reset_index().sort_values("cohort_date")
+    right = table[[*by, date, value]].astype({date: "datetime64[ns]"}).sort_values(date)
+    merged = pd.merge_asof(left, right, left_on="cohort_date", right_on=date, by=by or None)
+    return merged.set_index("index")[value].reindex(keys.index).to_numpy(dtype=float)
+
+
+def campaign_costs(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """marts.campaign_costs' counts and costs per (account, campaign, cohort): delivered
+    messages priced by their webhook pricing, market and cohort date (marts.md)."""
+    rates = pd.read_csv(SEEDS_DIR / "whatsapp_message_rates.csv", parse_dates=["effective_from"])
+    fx = pd.read_csv(SEEDS_DIR / "fx_rates.csv", parse_dates=["rate_date"])
+    d = msgs[msgs["delivered"]].copy()
+    st = w.statuses
+    priced = st[st["known"] & st["pricing"]]
+    d["has_pricing"] = np.isin(d["idx"].to_numpy(), priced["idx"].to_numpy())
+    d["billable"] = d["has_pricing"] & is_billable(d["wkey"].to_numpy())
+    category = np.char.lower(
+        w.campaigns["template_category"].to_numpy()[d["cmp"].to_numpy()].astype(str)
+    )
+    # the Marketing Messages API's marketing_lite is priced at the marketing rate
+    d["pricing_category"] = category
+    d["market"] = w.users["country"].to_numpy()[d["uid"].to_numpy()]
+    d["cohort_date"] = d["cohort"].to_numpy().astype("datetime64[D]").astype("datetime64[ns]")
+    d["rate_usd"] = _latest_on_or_before(
+        d, rates, ["market", "pricing_category"], "effective_from", "rate_usd"
+    )
+    d["currency"] = w.accounts["currency"].to_numpy()[d["acc"].to_numpy()]
+    usd = fx[fx["currency"] == "USD"].drop(columns="currency")
+    d["usd_per_eur"] = _latest_on_or_before(d, usd, [], "rate_date", "units_per_eur")
+    d["currency_per_eur"] = _latest_on_or_before(d, fx, ["currency"], "rate_date", "units_per_eur")
+    billable = d["billable"].to_numpy()
+    has_rate = ~np.isnan(d["rate_usd"].to_numpy())
+    has_fx = ~np.isnan(d["currency_per_eur"].to_numpy()) & ~np.isnan(d["usd_per_eur"].to_numpy())
+    free = d["has_pricing"].to_numpy() & ~billable
+    d["billable_messages"] = billable & has_rate
+    d["free_messages"] = free
+    d["messages_without_pricing"] = ~d["has_pricing"].to_numpy()
+    d["messages_without_rate"] = billable & ~has_rate
+    d["messages_without_fx"] = billable & has_rate & ~has_fx
+    d["costed_messages"] = free | (billable & has_rate & has_fx)
+    d["cost_usd"] = np.where(billable & has_rate, d["rate_usd"], 0.0)
+    d["cost"] = np.where(
+        billable & has_rate & has_fx,
+        d["cost_usd"] * d["currency_per_eur"] / d["usd_per_eur"],
+        0.0,
+    )
+    counts = [
+        "billable_messages",
+        "free_messages",
+        "messages_without_pricing",
+        "messages_without_rate",
+        "messages_without_fx",
+        "costed_messages",
+    ]
+    rows = d.groupby(KEYS)[[*counts, "cost_usd", "cost"]].sum().reset_index()
+    rows[counts] = rows[counts].astype(np.int64)
+    rows.insert(0, "account_id", w.accounts["account_id"].to_numpy()[rows.pop("acc").to_numpy()])
+    rows.insert(1, "campaign_id", w.campaigns["campaign_id"].to_numpy()[rows.pop("cmp").to_numpy()])
+    rows.insert(2, "cohort_date", _dates(rows.pop("cohort").to_numpy()))
+    rows["cost_usd"] = rows["cost_usd"].round(6)
+    rows["cost"] = rows["cost"].round(6)
+    return rows.sort_values(["account_id", "campaign_id", "cohort_date"])
+
+
 def compute_truth(w: World) -> dict:
     msgs = message_states(w)
     acc_ids = w.accounts["account_id"].to_numpy()
@@ -336,6 +410,7 @@ def compute_truth(w: World) -> dict:
             ].sort_values(["account_id", "campaign_id", "cohort_date", "card_index", "button_id"])
         ),
         "api_comparison": _records(api_comparison(w, msgs)),
+        "campaign_costs": _costs_records(campaign_costs(w, msgs)),
         "data_quality": {
             "unmapped_codes": int(
                 (msgs["dropped_reason"] == cat.UNMAPPED).sum()
@@ -374,3 +449,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
                 rec[k] = v
         out.append(rec)
     return out
+
+
+def _costs_records(df: pd.DataFrame) -> list[dict]:
+    """Like _records, with the costs kept to the micro-unit (not cents)."""
+    records = _records(df.drop(columns=["cost_usd", "cost"]))
+    for rec, usd, cost in zip(records, df["cost_usd"], df["cost"], strict=True):
+        rec["cost_usd"] = float(usd)
+        rec["cost"] = float(cost)
+    return records

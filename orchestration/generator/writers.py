@@ -74,7 +74,8 @@ select i.row, i.kind, null as contact,
                || '","origin":{"type":"' || s.category || '"}}'
           else '' end
   || case when s.pricing
-          then ',"pricing":{"billable":true,"pricing_model":"' || wb.pricing_model || '",'
+          then ',"pricing":{"billable":' || case when s.billable then 'true' else 'false' end
+               || ',"pricing_model":"' || wb.pricing_model || '",'
                || case when wb.pricing_model = 'PMP' then '"type":"regular",' else '' end
                || '"category":"' || s.category || '"}'
           else '' end
@@ -615,6 +616,7 @@ class _Writer:
                     "code1": st["code1"],
                     "code2": st["code2"],
                     "pricing": st["pricing"],
+                    "billable": st["billable"],
                     "category": pd.Series(category, dtype="string"),
                 }
             ),

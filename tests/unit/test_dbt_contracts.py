@@ -62,6 +62,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...] | None] = {
     "data_quality": None,
     "message_lineage": None,
     "api_comparison": ("account_id", "template_name", "api", "cohort_date"),
+    "campaign_costs": ("account_id", "campaign_id", "cohort_date"),
     "link_click_activity": None,
     "response_summary": None,
     "external_platform_responses": None,
@@ -114,6 +115,7 @@ NOT_NULL: dict[str, set[str]] = {
     "attribution_sensitivity": {"is_headline", "conversions", "revenue"},
     "data_quality": {"check_name", "rows"},
     "api_comparison": {"sent", "delivered", "opens", "delivered_clicked"},
+    "campaign_costs": {"delivered", "billable_messages", "costed_messages", "cost_usd", "cost"},
     "message_lineage": {
         "dispatch_id",
         "event_seq",
