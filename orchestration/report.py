@@ -698,6 +698,81 @@ def attribution_rows(
     return sorted(rows, key=order)
 
 
+@dataclass(frozen=True)
+class CostRow:
+    """campaign_costs summed over the scope and range, for one account currency."""
+
+    currency: str | None
+    delivered: int
+    opens: int
+    clicks: int
+    conversions: int
+    revenue: Decimal
+    costed_messages: int
+    without_pricing: int
+    without_rate: int
+    without_fx: int
+    cost_usd: Decimal
+    cost: Decimal
+
+    @staticmethod
+    def _ratio(numerator: Decimal | int, denominator: Decimal | int) -> float | None:
+        return float(numerator) / float(denominator) if denominator else None
+
+    @property
+    def coverage(self) -> float | None:
+        return self._ratio(self.costed_messages, self.delivered)
+
+    def cost_per(self, count: str) -> float | None:
+        """cost per delivered (costed) message, read, click or conversion."""
+        denominator = {
+            "delivered": self.costed_messages,
+            "read": self.opens,
+            "click": self.clicks,
+            "conversion": self.conversions,
+        }[count]
+        return self._ratio(self.cost, denominator)
+
+    @property
+    def roas(self) -> float | None:
+        return self._ratio(self.revenue, self.cost)
+
+    @property
+    def unknown(self) -> int:
+        return self.without_pricing + self.without_rate + self.without_fx
+
+
+def cost_rows(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> list[CostRow]:
+    """campaign_costs' additive columns summed per account currency over the range (costs
+    in different currencies are never added up; cost_usd is, in its own column)."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    columns = [
+        "delivered", "opens", "clicks", "conversions", "revenue", "costed_messages",
+        "messages_without_pricing", "messages_without_rate", "messages_without_fx",
+        "cost_usd", "cost",
+    ]  # fmt: skip
+    query = f"""
+        select currency, {", ".join(f"coalesce(sum({c}), 0)" for c in columns)}
+        from marts.campaign_costs {_where(conditions)}
+        group by currency order by currency nulls last
+    """
+    rows = []
+    for currency, *values in con.execute(query, params).fetchall():
+        *counts, cost_usd, cost = values
+        delivered, opens, clicks, conversions, revenue, *costed_and_unknown = counts
+        rows.append(
+            CostRow(
+                currency,
+                *(int(v) for v in (delivered, opens, clicks, conversions)),
+                Decimal(revenue),
+                *(int(v) for v in costed_and_unknown),
+                Decimal(cost_usd),
+                Decimal(cost),
+            )
+        )
+    return rows
+
+
 def publication_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
     """The as-of time of the published marts, from marts._publication when it exists."""
     if not _has_table(con, "_publication"):
@@ -1277,6 +1352,52 @@ def _attribution_lines(rows: Sequence[AttributionRow], show_revenue: bool) -> li
     return lines
 
 
+def _unit_cost(value: float | None) -> str:
+    """A cost per message or event: four decimals (message rates are fractions of a cent)."""
+    return "n/a" if value is None else f"{value:,.4f}"
+
+
+def _cost_lines(rows: Sequence[CostRow]) -> list[str]:
+    """What the delivered messages cost, per account currency, the cost per delivered
+    message, read, click and conversion, and ROAS, with how much of the cost is known."""
+    lines = _section("Cost and ROAS")
+    rows = [row for row in rows if row.delivered]
+    if not rows:
+        return [*lines, f"{INDENT}no delivered messages in this range"]
+    table = Table([Column("currency"), Column("cost", right=True), Column("USD", right=True),
+                   Column("known", right=True), Column("/delivered", right=True),
+                   Column("/read", right=True), Column("/click", right=True),
+                   Column("/conversion", right=True), Column("ROAS", right=True)])  # fmt: skip
+    for row in rows:
+        table.rows.append([
+            row.currency or "?", _money(row.cost), _money(row.cost_usd), _pct(row.coverage),
+            *(_unit_cost(row.cost_per(count)) for count in ("delivered", "read", "click",
+                                                             "conversion")),
+            "n/a" if row.roas is None else f"{row.roas:,.2f}",
+        ])  # fmt: skip
+    lines += table.lines()
+    unknown = [
+        (sum(row.without_pricing for row in rows), "without pricing in their webhooks"),
+        (sum(row.without_rate for row in rows), "without a rate for their market"),
+        (sum(row.without_fx for row in rows), "without an exchange rate"),
+    ]
+    if any(count for count, _ in unknown):
+        parts = [f"{_count(count)} {why}" for count, why in unknown if count]
+        lines += _note(
+            "delivered messages of unknown cost, left out of it: "
+            + ", ".join(parts)
+            + " (data_quality.unpriced_messages names the markets and currencies)"
+        )
+    lines += _note(
+        "cost = delivered billable messages x the rate of their market and pricing category "
+        "on their cohort date (seeds/whatsapp_message_rates.csv), in the account currency; "
+        "known = share of delivered messages whose cost is known; below 100 % the costs per "
+        "event are lower bounds and ROAS (revenue / cost) an upper bound; every ratio is "
+        "recomputed from the range's sums"
+    )
+    return lines
+
+
 def _range_text(date_range: DateRange, first: date | None, last: date | None) -> str:
     start = date_range.start or first
     end = date_range.end or last
@@ -1363,6 +1484,8 @@ def build_report(
 
     if _has_table(con, "attribution_sensitivity"):
         lines += _attribution_lines(attribution_rows(con, scope, date_range), show_revenue)
+    if _has_table(con, "campaign_costs"):
+        lines += _cost_lines(cost_rows(con, scope, date_range))
 
     if _has_table(con, "link_click_activity"):
         lines += _links_lines(link_rows(con, scope, date_range), multi, one_day, top)

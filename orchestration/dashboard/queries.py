@@ -36,6 +36,7 @@ from orchestration.report import (
     AttributionRow,
     BenchmarkRow,
     CampaignRow,
+    CostRow,
     DateRange,
     LatencySummary,
     Metrics,
@@ -52,6 +53,7 @@ from orchestration.report import (
     benchmark_rows,
     campaign_rows,
     cohort_date_bounds,
+    cost_rows,
     latency_summary,
     open_serving,
     period_start,
@@ -467,6 +469,21 @@ def attribution(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRa
     return Attribution(True, rows=attribution_rows(con, scope, date_range))
 
 
+@dataclass(frozen=True)
+class Costs:
+    """campaign_costs summed per account currency (the report's CostRow)."""
+
+    available: bool
+    note: str = ""
+    rows: list[CostRow] = field(default_factory=list)
+
+
+def costs(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Costs:
+    if not _has_table(con, "campaign_costs"):
+        return Costs(False, f"marts.campaign_costs: {NOT_PUBLISHED}")
+    return Costs(True, rows=cost_rows(con, scope, date_range))
+
+
 def export_available(con: duckdb.DuckDBPyConnection) -> tuple[bool, str]:
     """Whether the export of a reason's recipients can run: its module and its mart."""
     if importlib.util.find_spec(EXPORT_MODULE) is None:
@@ -501,6 +518,7 @@ class Snapshot:
     benchmarks: Benchmarks
     latency: Latency
     attribution: Attribution
+    costs: Costs
     export: tuple[bool, str]
 
     @property
@@ -533,5 +551,6 @@ def snapshot(con: duckdb.DuckDBPyConnection, selection: Selection) -> Snapshot:
         benchmarks=benchmarks(con, scope, date_range),
         latency=latency(con, scope, date_range),
         attribution=attribution(con, scope, date_range),
+        costs=costs(con, scope, date_range),
         export=export_available(con),
     )

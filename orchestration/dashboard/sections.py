@@ -31,6 +31,7 @@ from orchestration.report import (
     _duration,
     _money,
     _pct,
+    _unit_cost,
 )
 
 EXPORT_PATH = "export/reason-recipients"  # the live server's CSV download, relative to the page
@@ -586,6 +587,54 @@ def attribution(snap: Snapshot) -> str:
         "window, so its sum over campaigns can exceed the conversions.</p>"
     )
     return "".join(out) + table(columns, body, "attribution_sensitivity") + note
+
+
+# --------------------------------------------------------------------------- costs
+
+
+def costs(snap: Snapshot) -> str:
+    """What the delivered messages cost per account currency, the cost per delivered
+    message, read, click and conversion, and ROAS, recomputed from the range's sums."""
+    data = snap.costs
+    out = ["<h2>Cost and ROAS</h2>"]
+    if not data.available:
+        return "".join([*out, unavailable(data.note)])
+    rows = [row for row in data.rows if row.delivered]
+    if not rows:
+        return "".join([*out, '<p class="note">no delivered messages in this range</p>'])
+    columns = [Col("currency"), Col("cost", True), Col("cost (USD)", True),
+               Col("known cost", True), Col("per delivered", True), Col("per read", True),
+               Col("per click", True), Col("per conversion", True), Col("revenue", True),
+               Col("ROAS", True)]  # fmt: skip
+    body = [
+        [esc(row.currency or "?"),
+         f'<span data-total="cost_{esc(row.currency)}">{_money(row.cost)}</span>',
+         _money(row.cost_usd), _pct(row.coverage),
+         *(_unit_cost(row.cost_per(count))
+           for count in ("delivered", "read", "click", "conversion")),
+         _money(row.revenue), "n/a" if row.roas is None else f"{row.roas:,.2f}"]
+        for row in rows
+    ]  # fmt: skip
+    unknown = [
+        (sum(row.without_pricing for row in rows), "without pricing in their webhooks"),
+        (sum(row.without_rate for row in rows), "without a rate for their market"),
+        (sum(row.without_fx for row in rows), "without an exchange rate"),
+    ]
+    parts = [f"{_count(count)} {why}" for count, why in unknown if count]
+    missing = (
+        f" Delivered messages of unknown cost, left out of it: {esc(', '.join(parts))} "
+        "(data_quality.unpriced_messages names the markets and currencies)."
+        if parts
+        else ""
+    )
+    note = (
+        '<p class="note">cost = delivered billable messages &times; the rate of their market '
+        "and pricing category on their cohort date, in the account currency (currencies are "
+        "never added together; the USD column is comparable). Known cost = share of delivered "
+        "messages whose cost is known: below 100 % the costs per event are lower bounds and "
+        f"ROAS (revenue / cost) an upper bound. Ratios come from the range's sums.{missing}</p>"
+    )
+    return "".join(out) + table(columns, body, "campaign_costs") + note
 
 
 # --------------------------------------------------------------------------- benchmarks

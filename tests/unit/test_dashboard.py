@@ -80,6 +80,20 @@ ATTRIBUTION_MART = """
         ('acc_1', 'cmp_a', '2026-10-02', 'any_click', '7d', false, 9, 100.25);
 """
 
+# cmp_a (acc_1, TRY) on two days: 190 of 200 delivered messages costed, 100 TRY in all;
+# cmp_b (acc_2, EUR): 8 of 10 costed, 2 priced in USD without an exchange rate
+COSTS_MART = """
+    create table marts.campaign_costs (account_id varchar, campaign_id varchar,
+        cohort_date date, currency varchar, delivered bigint, opens bigint, clicks bigint,
+        conversions bigint, revenue decimal(18, 4), costed_messages bigint,
+        messages_without_pricing bigint, messages_without_rate bigint,
+        messages_without_fx bigint, cost_usd decimal(18, 6), cost decimal(18, 6));
+    insert into marts.campaign_costs values
+        ('acc_1', 'cmp_a', '2026-10-01', 'TRY', 100, 50, 10, 2, 40, 90, 4, 6, 0, 1.0, 40),
+        ('acc_1', 'cmp_a', '2026-10-02', 'TRY', 100, 30, 10, 2, 60, 100, 0, 0, 0, 1.5, 60),
+        ('acc_2', 'cmp_b', '2026-10-01', 'EUR', 10, 5, 1, 1, 5, 8, 0, 0, 2, 0.5, 0.4);
+"""
+
 
 def make_serving(path: Path, *, without: tuple[str, ...] = (), extra_sql: str = "") -> Path:
     con = duckdb.connect(str(path))
@@ -270,6 +284,7 @@ def test_later_columns_and_marts_are_picked_up(tmp_path: Path) -> None:
                        for s in queries.BASELINE_SUFFIXES)};
         {LATENCY_MARTS}
         {ATTRIBUTION_MART}
+        {COSTS_MART}
     """  # fmt: skip
     path = make_serving(tmp_path / "new.duckdb", extra_sql=extra)
     con = duckdb.connect(str(path), read_only=True)
