@@ -188,8 +188,10 @@ def _latest_on_or_before(
 ) -> np.ndarray:
     """For each row of keys, table's value of the same `by` with the latest `date` on or
     before the row's cohort date (NaN when none)."""
-    left = keys[[*by, "cohort_date"]].reset_index().sort_values("cohort_date")
-    right = table[[*by, date, value]].astype({date: "datetime64[ns]"}).sort_values(date)
+    as_text = dict.fromkeys(by, object)  # pandas' string and object columns do not join
+    left = keys[[*by, "cohort_date"]].astype(as_text).reset_index().sort_values("cohort_date")
+    right = table[[*by, date, value]].astype({**as_text, date: "datetime64[ns]"})
+    right = right.sort_values(date)
     merged = pd.merge_asof(left, right, left_on="cohort_date", right_on=date, by=by or None)
     return merged.set_index("index")[value].reindex(keys.index).to_numpy(dtype=float)
 
