@@ -19,7 +19,12 @@ the range and recompute each baseline's rate from them. The latency section
 (:func:`survival_rows`, :func:`latency_summary`) sums ``delivery_survival``'s
 counts over the range (the pending curve, exact) and shows
 ``message_latency_daily``'s percentiles per campaign and cohort date as
-published (percentiles do not combine, so none is averaged).
+published (percentiles do not combine, so none is averaged). The API
+comparison (:func:`api_comparison`) sums ``api_comparison``'s counts per
+template and API and recomputes each rate from the sums; the message lineage
+section (:func:`lineage_summary`) counts the final states of the range's
+messages from ``message_lineage``'s ``state`` rows (ids and counts only: no
+phone number, no reply text).
 """
 
 from __future__ import annotations
@@ -88,6 +93,29 @@ ATTRIBUTION_MODELS = {
     "delivered_view_24h": "delivered view, 24 h",
 }
 ATTRIBUTION_WINDOWS = {"1d": "1 day", "7d": "7 days", "campaign": "campaign's own", "24h": "24 h"}
+#: api_comparison's api values, their labels and short labels, Marketing Messages API first:
+#: the difference is MM API minus Cloud API.
+MM_API, CLOUD_API = "marketing_messages_api", "cloud_api"
+API_LABELS = {MM_API: "Marketing Messages API", CLOUD_API: "Cloud API"}
+API_SHORT = {MM_API: "MM API", CLOUD_API: "Cloud API"}
+#: api_comparison's rates: (label, numerator, denominator), in display order.
+API_RATES = {
+    "delivery_rate": ("delivery rate", "delivered", "sent"),
+    "read_rate": ("read rate", "opens", "delivered"),
+    "click_rate": ("click rate", "delivered_clicked", "delivered"),
+}
+#: message_lineage's final states (label), in display order: a delivered message is
+#: split by whether it was read (a read status by the as-of time, as opens count).
+LINEAGE_STATES = {
+    "read": "delivered and read",
+    "delivered": "delivered, not read",
+    "undelivered": "undelivered",
+    "dropped": "dropped",
+    "pending": "pending",
+}
+#: The reasons shown under each dropped or undelivered final state.
+LINEAGE_TOP_REASONS = 3
+TRACE_HINT = "wa-warehouse trace --dispatch ID (one message) or --user ID (a user's messages)"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -773,6 +801,205 @@ def cost_rows(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRang
     return rows
 
 
+@dataclass(frozen=True)
+class ApiCounts:
+    """api_comparison's additive counts summed over rows; rates are recomputed from them."""
+
+    sent: int = 0
+    delivered: int = 0
+    opens: int = 0
+    delivered_clicked: int = 0
+
+    def __add__(self, other: ApiCounts) -> ApiCounts:
+        return ApiCounts(
+            self.sent + other.sent,
+            self.delivered + other.delivered,
+            self.opens + other.opens,
+            self.delivered_clicked + other.delivered_clicked,
+        )
+
+    def rate(self, name: str) -> float | None:
+        """One of :data:`API_RATES`, from the summed counts (None: denominator 0)."""
+        _, numerator, denominator = API_RATES[name]
+        whole = getattr(self, denominator)
+        return getattr(self, numerator) / whole if whole else None
+
+
+@dataclass(frozen=True)
+class ApiRow:
+    """One template of one account (or every template: ``template_name`` None), its
+    counts per API that sent it, summed over the range."""
+
+    account_id: str | None
+    template_name: str | None
+    apis: dict[str, ApiCounts]
+
+    @property
+    def sent(self) -> int:
+        return sum(counts.sent for counts in self.apis.values())
+
+    @property
+    def both(self) -> bool:
+        return MM_API in self.apis and CLOUD_API in self.apis
+
+    def difference(self, name: str) -> float | None:
+        """MM API's rate minus Cloud API's (a fraction; None unless both APIs sent and
+        both rates are defined)."""
+        if not self.both:
+            return None
+        mm, cloud = self.apis[MM_API].rate(name), self.apis[CLOUD_API].rate(name)
+        return None if mm is None or cloud is None else mm - cloud
+
+
+@dataclass(frozen=True)
+class ApiComparison:
+    """The templates with the most sent (at most ``top``), how many there are in all, and
+    the totals per API over every one of them."""
+
+    rows: list[ApiRow]
+    templates: int
+    total: ApiRow
+    template: str | None = None  # a campaign scope: its template (None: unknown)
+
+
+def _api_filters(scope: Scope, date_range: DateRange) -> tuple[list[str], dict[str, Any]]:
+    """api_comparison is per account and template, not campaign: a campaign scope is its
+    account's rows of the campaign's template (every campaign that uses it)."""
+    account = Scope("account", scope.account_id, scope.account_id)
+    conditions, params = _filters(
+        account if scope.account_id else Scope("all"), date_range, "cohort_date"
+    )
+    if scope.kind == "campaign":
+        conditions.append(
+            "template_name = (select any_value(template_name) from marts.campaign_performance "
+            "where campaign_id = $campaign_id)"
+        )
+        params["campaign_id"] = scope.id
+    return conditions, params
+
+
+def api_comparison(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange, top: int
+) -> ApiComparison:
+    """api_comparison summed per (account, template, api) over the range: the ``top``
+    templates by sent (both APIs together), and the totals per API of every template."""
+    conditions, params = _api_filters(scope, date_range)
+    query = f"""
+        with sums as (
+            select account_id, template_name, api, sum(sent) as sent,
+                sum(delivered) as delivered, sum(opens) as opens,
+                sum(delivered_clicked) as delivered_clicked
+            from marts.api_comparison {_where(conditions)}
+            group by all
+        ),
+        templates as (
+            select *, sum(sent) over (partition by account_id, template_name) as template_sent
+            from sums
+        ),
+        ranked as (
+            select *, dense_rank() over (
+                order by template_sent desc, account_id, template_name
+            ) as template_rank
+            from templates
+        )
+        select template_rank, max(template_rank) over (), account_id, template_name, api,
+            sent, delivered, opens, delivered_clicked
+        from ranked
+        order by template_rank, api
+    """
+    rows: dict[int, ApiRow] = {}
+    totals: dict[str, ApiCounts] = {}
+    templates = 0
+    for rank, count, account, template, api, *values in con.execute(query, params).fetchall():
+        counts = ApiCounts(*(int(v) for v in values))
+        totals[api] = totals.get(api, ApiCounts()) + counts
+        templates = int(count)
+        if rank <= top:
+            rows.setdefault(rank, ApiRow(account, template, {})).apis[api] = counts
+    template = None
+    if scope.kind == "campaign":
+        found = con.execute(
+            "select any_value(template_name) from marts.campaign_performance where campaign_id = ?",
+            [scope.id],
+        ).fetchone()
+        template = found[0] if found else None
+    shown = [ApiRow(r.account_id, r.template_name, _by_api(r.apis)) for r in rows.values()]
+    return ApiComparison(shown, templates, ApiRow(None, None, _by_api(totals)), template)
+
+
+def _by_api(apis: dict[str, ApiCounts]) -> dict[str, ApiCounts]:
+    """MM API first, then Cloud API, then any other value."""
+    known = list(API_LABELS)
+    return dict(
+        sorted(apis.items(), key=lambda i: (known.index(i[0]) if i[0] in known else 99, i[0]))
+    )
+
+
+@dataclass(frozen=True)
+class LineageSummary:
+    """The final states of the range's messages in message_lineage (its ``state`` rows)
+    and the cohort dates the mart covers."""
+
+    states: dict[str, int]  # LINEAGE_STATES key (or an unknown state as is): messages
+    reasons: dict[str, list[tuple[str, int]]]  # dropped / undelivered: reasons, most first
+    first: date | None  # the mart's first and last cohort date (the whole window)
+    last: date | None
+
+    @property
+    def messages(self) -> int:
+        return sum(self.states.values())
+
+
+def lineage_window(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """The first and last cohort date message_lineage holds (its window)."""
+    first, last = con.execute(
+        "select min(cohort_date), max(cohort_date) from marts.message_lineage"
+    ).fetchone() or (None, None)
+    return first, last
+
+
+def lineage_summary(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> LineageSummary:
+    """Messages per final state (the ``state`` row of each message in scope and range),
+    delivered ones split by a read status, with the dropped and undelivered reasons."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    # each message's state row, and the status rows that make a delivered message read
+    conditions.append(
+        "(event_kind = 'state' or (event_kind = 'status' and status = 'read' "
+        "and message_state = 'delivered'))"
+    )
+    query = f"""
+        select
+            case when event_kind = 'state' then message_state else 'read' end as state,
+            case when event_kind = 'state' then reason end as reason,
+            count(distinct dispatch_id)
+        from marts.message_lineage {_where(conditions)}
+        group by all
+    """
+    states: dict[str, int] = {}
+    reasons: dict[str, list[tuple[str, int]]] = {}
+    read = 0
+    for state, reason, messages in con.execute(query, params).fetchall():
+        if state == "read":
+            read = int(messages)
+            continue
+        states[state] = states.get(state, 0) + int(messages)
+        if reason is not None:
+            reasons.setdefault(state, []).append((reason, int(messages)))
+    if "delivered" in states or read:
+        states["read"] = read
+        states["delivered"] = states.get("delivered", 0) - read
+    known = list(LINEAGE_STATES)
+    ordered = dict(
+        sorted(states.items(), key=lambda i: (known.index(i[0]) if i[0] in known else 99, i[0]))
+    )
+    for rows in reasons.values():
+        rows.sort(key=lambda row: (-row[1], row[0]))
+    first, last = lineage_window(con)
+    return LineageSummary(ordered, reasons, first, last)
+
+
 def publication_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
     """The as-of time of the published marts, from marts._publication when it exists."""
     if not _has_table(con, "_publication"):
@@ -1398,6 +1625,120 @@ def _cost_lines(rows: Sequence[CostRow]) -> list[str]:
     return lines
 
 
+def _api_rows(row: ApiRow, labels: list[str]) -> list[list[str]]:
+    """One line per API that sent the template (``… only`` when one did), then MM API minus
+    Cloud API in percentage points; ``labels`` head the first line (account, template)."""
+    lines = []
+    alone = " only" if len(row.apis) == 1 else ""
+    for api, counts in row.apis.items():
+        lines.append([*labels, API_SHORT.get(api, api) + alone, _count(counts.sent),
+                      *(_pct(counts.rate(name)) for name in API_RATES)])  # fmt: skip
+        labels = [""] * len(labels)
+    if row.both:
+        lines.append([*labels, "MM - Cloud", "",
+                      *(_pp_diff(row.difference(name)) for name in API_RATES)])  # fmt: skip
+    return lines
+
+
+def _pp_diff(difference: float | None) -> str:
+    return "n/a" if difference is None else f"{difference * 100:+.1f} pp"
+
+
+def _api_lines(comparison: ApiComparison, scope: Scope, top: int) -> list[str]:
+    """Per template (and account) and API: sent and the delivery, read and click rates
+    recomputed from the summed counts, and MM API minus Cloud API in percentage points."""
+    total = comparison.total
+    lines = _section(
+        f"Marketing Messages API vs Cloud API: {_count(total.sent)} sent, "
+        f"{_count(comparison.templates)} template{'s' if comparison.templates != 1 else ''}"
+    )
+    if scope.kind == "campaign":
+        if comparison.template is None:
+            return [*lines, f"{INDENT}campaign {scope.id} has no known template: "
+                            "api_comparison has no row for it"]  # fmt: skip
+        lines += _note(
+            f"per template, not per campaign: template {comparison.template} of account "
+            f"{scope.account_id}, every campaign of the account that uses it"
+        )
+    if not comparison.rows:
+        return [*lines, f"{INDENT}no sent messages with a known template in this range"]
+    if len(total.apis) == 1:
+        (api,) = total.apis
+        lines += _note(
+            f"only {API_LABELS.get(api, api)} messages in this range: there is nothing to "
+            "compare them with"
+        )
+    multi = not scope.single_account
+    columns = [Column("account")] if multi else []
+    columns += [Column("template", flex=True, min_width=12), Column("api"),
+                Column("sent", right=True), Column("delivery", right=True),
+                Column("read", right=True), Column("click", right=True)]  # fmt: skip
+    table = Table(columns)
+    if comparison.templates > 1:
+        table.rows += _api_rows(total, ["", "all templates"] if multi else ["all templates"])
+    for row in comparison.rows:
+        labels = [row.account_id or "", row.template_name or ""]
+        table.rows += _api_rows(row, labels if multi else labels[1:])
+    lines += table.lines()
+    shown = len(comparison.rows)
+    if comparison.templates > shown:
+        more = comparison.templates - shown
+        lines += _note(f"the {shown} template{'s' if shown > 1 else ''} with the most sent "
+                       f"(--top {top}); … {more:,} more template{'s' if more > 1 else ''} "
+                       "(--top N shows more)")  # fmt: skip
+    if total.both and not any(row.both for row in comparison.rows):
+        lines += _note("no template shown was sent through both APIs: the totals compare "
+                       "different templates")  # fmt: skip
+    lines += _note(
+        "delivery = delivered / sent, read = opens / delivered, click = delivered messages "
+        "with a click / delivered, each recomputed from the counts summed over the range's "
+        "cohort dates; MM - Cloud: the Marketing Messages API's rate minus the Cloud API's, in "
+        "percentage points (n/a: a denominator is 0)"
+        + ("; MM API only, Cloud API only: the template was sent through that API alone"
+           if any(len(row.apis) == 1 for row in comparison.rows) else "")
+    )  # fmt: skip
+    return lines
+
+
+def _lineage_lines(summary: LineageSummary, start: date | None) -> list[str]:
+    """The final state of the range's messages in message_lineage, the top reasons of the
+    dropped and undelivered ones, and how to trace one message."""
+    total = summary.messages
+    lines = _section(f"Message lineage: final state of {_count(total)} messages")
+    window = (
+        f"{summary.first} to {summary.last}" if summary.first is not None else "no cohort dates"
+    )
+    if total:
+        table = Table([Column("final state", flex=True, min_width=16),
+                       Column("messages", right=True), Column("share", right=True)])  # fmt: skip
+        for state, messages in summary.states.items():
+            table.rows.append([LINEAGE_STATES.get(state, state), _count(messages),
+                               _share(messages, total)])  # fmt: skip
+            reasons = summary.reasons.get(state, [])
+            for reason, count in reasons[:LINEAGE_TOP_REASONS]:
+                table.rows.append([f"  {reason}", _count(count), _share(count, messages)])
+            if len(reasons) > LINEAGE_TOP_REASONS:
+                rest = reasons[LINEAGE_TOP_REASONS:]
+                table.rows.append([f"  {len(rest)} more reasons", _count(sum(c for _, c in rest)),
+                                   _share(sum(c for _, c in rest), messages)])  # fmt: skip
+        lines += table.lines()
+        lines += _note(
+            "the state of each message at the as-of time (its lineage's last row); share: of "
+            f"all messages for a state, of the state's messages for a reason (its top "
+            f"{LINEAGE_TOP_REASONS}); read: a read status by the as-of time"
+        )
+    else:
+        lines.append(f"{INDENT}no messages of this range in the lineage")
+    before = start is not None and summary.first is not None and start < summary.first
+    lines += _note(
+        f"message_lineage keeps the messages of the last WA_LINEAGE_DAYS cohort dates "
+        f"(default 45): {window}"
+        + ("; the range's older messages are not in it" if before and total else "")
+    )
+    lines.append(f"{INDENT}trace one message: {TRACE_HINT}")
+    return lines
+
+
 def _range_text(date_range: DateRange, first: date | None, last: date | None) -> str:
     start = date_range.start or first
     end = date_range.end or last
@@ -1486,10 +1827,14 @@ def build_report(
         lines += _attribution_lines(attribution_rows(con, scope, date_range), show_revenue)
     if _has_table(con, "campaign_costs"):
         lines += _cost_lines(cost_rows(con, scope, date_range))
+    if _has_table(con, "api_comparison"):
+        lines += _api_lines(api_comparison(con, scope, date_range, top), scope, top)
 
     if _has_table(con, "link_click_activity"):
         lines += _links_lines(link_rows(con, scope, date_range), multi, one_day, top)
     if _has_table(con, "response_summary"):
         delivered = {row.campaign_id: row.metrics.counts["delivered"] for row in campaigns}
         lines += _response_lines(response_rows(con, scope, date_range), delivered, multi, top)
+    if _has_table(con, "message_lineage"):
+        lines += _lineage_lines(lineage_summary(con, scope, date_range), start)
     return "\n".join(_fit(line, WIDTH) for line in lines) + "\n"

@@ -12,6 +12,9 @@ Like ``wa-warehouse report`` it reads the *serving* copy of the marts (opened
 read-only), never the working warehouse. The mart covers the messages of the
 last ``WA_LINEAGE_DAYS`` cohort dates (default 45) before the as-of time; an
 older message is reported as not found, with the covered range.
+
+The dashboard's message trace section looks an id up through the same queries:
+:func:`find_messages` (a dispatch id, else a user id) and :func:`load_paths`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.config import ConfigError, Settings
-from orchestration.report import open_serving, publication_as_of
+from orchestration.report import lineage_window, open_serving, publication_as_of
 
 MART = "message_lineage"
 DEFAULT_LIMIT = 10
@@ -99,11 +102,9 @@ def check_lineage_mart(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _covered(con: duckdb.DuckDBPyConnection) -> str:
-    """The cohort dates the mart covers, for a not-found message."""
-    first, last = con.execute(
-        f"select min(cohort_date), max(cohort_date) from marts.{MART}"
-    ).fetchone() or (None, None)
+def covered(con: duckdb.DuckDBPyConnection) -> str:
+    """The cohort dates the mart covers, for a not-found message (and the dashboard)."""
+    first, last = lineage_window(con)
     if first is None:
         return f"marts.{MART} is empty"
     return (
@@ -112,12 +113,16 @@ def _covered(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def _closest(con: duckdb.DuckDBPyConnection, column: str, value: str) -> list[str]:
+def _closest(con: duckdb.DuckDBPyConnection, columns: Sequence[str], value: str) -> list[str]:
+    known = " union ".join(
+        f"select distinct {column} as id from marts.{MART} where event_seq = 1"
+        for column in columns
+    )
     rows = con.execute(
         f"""
-        select {column} from (select distinct {column} from marts.{MART} where event_seq = 1)
-        where {column} is not null
-        order by levenshtein({column}, $value), {column}
+        select id from ({known})
+        where id is not null
+        order by levenshtein(id, $value), id
         limit 3
         """,
         {"value": value},
@@ -125,10 +130,36 @@ def _closest(con: duckdb.DuckDBPyConnection, column: str, value: str) -> list[st
     return [row[0] for row in rows]
 
 
-def _not_found(con: duckdb.DuckDBPyConnection, what: str, column: str, value: str) -> ConfigError:
-    close = _closest(con, column, value)
+def not_found(
+    con: duckdb.DuckDBPyConnection, what: str, columns: Sequence[str], value: str
+) -> ConfigError:
+    """The error of an id the mart does not know: the cohort dates it covers and the
+    closest ids it knows in ``columns``."""
+    close = _closest(con, columns, value)
     hint = f"; closest known: {', '.join(close)}" if close else ""
-    return ConfigError(f"unknown {what} {value!r}: {_covered(con)}{hint}")
+    return ConfigError(f"unknown {what} {value!r}: {covered(con)}{hint}")
+
+
+def has_dispatch(con: duckdb.DuckDBPyConnection, dispatch: str) -> bool:
+    """Whether the mart holds the message ``dispatch``."""
+    (found,) = con.execute(
+        f"select count(*) from marts.{MART} where dispatch_id = $id and event_seq = 1",
+        {"id": dispatch},
+    ).fetchone() or (0,)
+    return bool(found)
+
+
+def user_dispatches(con: duckdb.DuckDBPyConnection, user: str) -> list[tuple[str, str]]:
+    """(dispatch_id, campaign_id) of every message of ``user`` in the mart, newest first."""
+    return con.execute(
+        f"""
+        select dispatch_id, campaign_id
+        from marts.{MART}
+        where user_id = $user and event_seq = 1
+        order by event_at desc, dispatch_id desc
+        """,
+        {"user": user},
+    ).fetchall()
 
 
 def dispatches_of(
@@ -149,26 +180,14 @@ def dispatches_of(
     if dispatch is not None:
         if campaign is not None:
             raise ConfigError("--campaign narrows --user: a dispatch is one message already")
-        (found,) = con.execute(
-            f"select count(*) from marts.{MART} where dispatch_id = $id and event_seq = 1",
-            {"id": dispatch},
-        ).fetchone() or (0,)
-        if not found:
-            raise _not_found(con, "dispatch", "dispatch_id", dispatch)
+        if not has_dispatch(con, dispatch):
+            raise not_found(con, "dispatch", ["dispatch_id"], dispatch)
         return [dispatch], 1
     if limit < 1:
         raise ConfigError(f"--limit {limit} must be at least 1")
-    rows = con.execute(
-        f"""
-        select dispatch_id, campaign_id
-        from marts.{MART}
-        where user_id = $user and event_seq = 1
-        order by event_at desc, dispatch_id desc
-        """,
-        {"user": user},
-    ).fetchall()
+    rows = user_dispatches(con, str(user))
     if not rows:
-        raise _not_found(con, "user", "user_id", str(user))
+        raise not_found(con, "user", ["user_id"], str(user))
     if campaign is not None:
         campaigns = sorted({row[1] for row in rows})
         rows = [row for row in rows if row[1] == campaign]
@@ -178,6 +197,24 @@ def dispatches_of(
                 f"their campaigns there: {', '.join(campaigns)}"
             )
     return [row[0] for row in rows[:limit]], len(rows)
+
+
+def find_messages(
+    con: duckdb.DuckDBPyConnection, value: str, *, limit: int = DEFAULT_LIMIT
+) -> tuple[str, list[str], int]:
+    """One id that may be a dispatch's or a user's (the dashboard's single input): the
+    dispatch if the mart has it, else the user's messages as ``--user`` lists them.
+    Returns ("dispatch" or "user", the dispatch ids, how many the id has); an id that is
+    neither is a ConfigError naming the covered cohort dates, as the trace's."""
+    value = value.strip()
+    if not value:
+        raise ConfigError("give a dispatch id or a user id")
+    if has_dispatch(con, value):
+        return "dispatch", [value], 1
+    rows = user_dispatches(con, value)
+    if not rows:
+        raise not_found(con, "dispatch or user", ["dispatch_id", "user_id"], value)
+    return "user", [row[0] for row in rows[:limit]], len(rows)
 
 
 def load_paths(

@@ -3,8 +3,8 @@
 :class:`DashboardView` builds the sections from a :class:`~.queries.Snapshot` and
 :meth:`DashboardView.update` refreshes them in place. The trend chart's grain
 (day / week / month) and its metrics switch in the browser (``CustomJS``), so
-they work in the static export too; the pickers exist only on the live page
-(:mod:`.server` wires them).
+they work in the static export too; the pickers and the message trace's input
+exist only on the live page (:mod:`.server` wires them).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bokeh.models import (
     CustomJS,
     DataRange1d,
     Div,
+    FactorRange,
     HoverTool,
     InlineStyleSheet,
     Legend,
@@ -25,18 +26,22 @@ from bokeh.models import (
     MultiChoice,
     NumeralTickFormatter,
     RadioButtonGroup,
+    Range1d,
+    TextInput,
     UIElement,
 )
 from bokeh.palettes import Category20_20
 from bokeh.plotting import figure
+from bokeh.transform import dodge
 
 from orchestration.dashboard import sections
-from orchestration.dashboard.queries import GRAINS, Snapshot, Trend
-from orchestration.report import COUNTS, RATES
+from orchestration.dashboard.queries import GRAINS, Snapshot, Trace, Trend
+from orchestration.dashboard.sections import CHART_TEMPLATES
+from orchestration.report import API_RATES, API_SHORT, COUNTS, RATES
 
 SECTIONS = (
     "overview", "trend", "reasons", "latency", "links", "responses", "external", "attribution",
-    "costs", "benchmarks",
+    "costs", "api", "benchmarks", "trace",
 )  # fmt: skip
 GRAIN_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 #: Trend metrics: every count, revenue, every rate; (name, label, axis).
@@ -47,6 +52,9 @@ TREND_METRICS = [
 ]
 DEFAULT_TREND = ["sent", "delivered", "opens", "clicks", "delivery_rate", "open_rate"]
 MAX_WIDTH = 1280
+#: The trace input's hint (the browser test finds the input by it).
+TRACE_PLACEHOLDER = "a dispatch id or a user id, then Enter"
+API_RATE_COLORS = {"delivery_rate": "#2680c2", "read_rate": "#0b6e4f", "click_rate": "#e6a23c"}
 
 
 def trend_data(trend: Trend, show_revenue: bool) -> dict[str, list]:
@@ -58,6 +66,29 @@ def trend_data(trend: Trend, show_revenue: bool) -> dict[str, list]:
     for name in RATES:
         data[name] = [math.nan if v is None else v for v in trend.rate(name)]
     return data
+
+
+def api_chart_data(snap: Snapshot) -> tuple[list[tuple[str, str]], dict[str, list]]:
+    """The chart's factors, (template, API) of the :data:`CHART_TEMPLATES` templates with
+    the most sent, and one column per rate (recomputed from the summed counts; NaN: n/a)."""
+    data: dict[str, list] = {"x": [], "template": [], "api": [], "sent": []}
+    data.update({name: [] for name in API_RATES})
+    comparison = snap.api.comparison
+    if comparison is None:
+        return [], data
+    multi = not snap.scope.single_account
+    for template_row in comparison.rows[:CHART_TEMPLATES]:
+        account, name = template_row.account_id, template_row.template_name
+        template = f"{account} {name}" if multi else str(name)
+        for api, counts in template_row.apis.items():
+            data["x"].append((template, API_SHORT.get(api, api)))
+            data["template"].append(template)
+            data["api"].append(API_SHORT.get(api, api))
+            data["sent"].append(counts.sent)
+            for rate in API_RATES:
+                value = counts.rate(rate)
+                data[rate].append(math.nan if value is None else value)
+    return list(data["x"]), data
 
 
 def styled_div(style: InlineStyleSheet, name: str, text: str = "") -> Div:
@@ -83,7 +114,23 @@ class DashboardView:
         self.external = self._div("external")
         self.attribution = self._div("attribution")
         self.costs = self._div("costs")
+        self.api = self._div("api")
+        self.api_source = ColumnDataSource(name="api_comparison")
+        self.api_figure = self._api_figure()
         self.benchmarks = self._div("benchmarks")
+        self.trace_intro = self._div("trace_intro")
+        self.trace_result = self._div("trace_result")
+        # the lookup reads the publication on the server: only the live page has the input
+        self.trace_input = (
+            TextInput(
+                name="trace_input",
+                title="Dispatch id or user id",
+                placeholder=TRACE_PLACEHOLDER,
+                width=420,
+            )
+            if live
+            else None
+        )
         self.trend_sources = {g: ColumnDataSource(name=f"trend_{g}") for g in GRAINS}
         self.trend_source = ColumnDataSource(name="trend")
         self.grain = RadioButtonGroup(
@@ -192,6 +239,40 @@ class DashboardView:
         )
         return fig
 
+    def _api_figure(self) -> figure:
+        """Grouped bars: per template and API, its delivery, read and click rates."""
+        fig = figure(
+            x_range=FactorRange(factors=[]),
+            y_range=Range1d(0, 1),
+            height=340,
+            sizing_mode="stretch_width",
+            toolbar_location=None,
+            tools="",
+            name="api_figure",
+        )
+        width = 0.8 / len(API_RATES)
+        items = []
+        for index, (name, (label, _, _)) in enumerate(API_RATES.items()):
+            offset = (index - (len(API_RATES) - 1) / 2) * width
+            bars = fig.vbar(
+                x=dodge("x", offset, range=fig.x_range),
+                top=name,
+                width=width * 0.9,
+                source=self.api_source,
+                color=API_RATE_COLORS[name],
+                name=name,
+            )
+            items.append((label, [bars]))
+        fig.add_layout(Legend(items=items, orientation="horizontal"), "above")
+        fig.yaxis.axis_label = "rate"
+        fig.yaxis.formatter = NumeralTickFormatter(format="0%")
+        fig.xgrid.grid_line_color = None
+        fig.xaxis.group_text_font_size = "12px"
+        rates = [(label, f"@{name}{{0.0%}}") for name, (label, _, _) in API_RATES.items()]
+        tooltips = [("template", "@template"), ("api", "@api"), ("sent", "@sent{0,0}"), *rates]
+        fig.add_tools(HoverTool(tooltips=tooltips))
+        return fig
+
     # ------------------------------------------------------------------ filling
 
     def update(self, snap: Snapshot) -> None:
@@ -215,7 +296,19 @@ class DashboardView:
         self.external.text = sections.external(snap)
         self.attribution.text = sections.attribution(snap)
         self.costs.text = sections.costs(snap)
+        self.api.text = sections.api_comparison(snap)
+        factors, data = api_chart_data(snap)
+        self.api_figure.x_range.factors = factors
+        self.api_source.data = data
+        self.api_figure.visible = bool(factors)
         self.benchmarks.text = sections.benchmarks(snap)
+        self.trace_intro.text = sections.trace_intro(snap, live=live)
+        if self.trace_input is not None:
+            self.trace_input.visible = snap.lineage.available
+
+    def show_trace(self, result: Trace | None) -> None:
+        """A lookup's lineage (or its error) in the trace section."""
+        self.trace_result.text = sections.trace_result(result)
 
     # ------------------------------------------------------------------ layout
 
@@ -249,7 +342,14 @@ class DashboardView:
             self.section("external", self.external),
             self.section("attribution", self.attribution),
             self.section("costs", self.costs),
+            self.section("api", self.api, self.api_figure),
             self.section("benchmarks", self.benchmarks),
+            self.section(
+                "trace",
+                self.trace_intro,
+                *([self.trace_input] if self.trace_input is not None else []),
+                self.trace_result,
+            ),
             sizing_mode="stretch_width",
             max_width=MAX_WIDTH,
             styles={"margin": "0 auto", "padding": "12px"},

@@ -29,10 +29,12 @@ from typing import Any
 
 import duckdb
 
+from orchestration.config import ConfigError
 from orchestration.report import (
     BASELINES,
     COUNTS,
     RATES,
+    ApiComparison,
     AttributionRow,
     BenchmarkRow,
     CampaignRow,
@@ -49,6 +51,7 @@ from orchestration.report import (
     _next_period,
     _revenue_note,
     _where,
+    api_comparison,
     attribution_rows,
     benchmark_rows,
     campaign_rows,
@@ -62,12 +65,15 @@ from orchestration.report import (
     resolve_scope,
     survival_rows,
 )
+from orchestration.trace import Event, check_lineage_mart, covered, find_messages, load_paths
 
 GRAINS = ("day", "week", "month")  # ISO weeks start on Monday (the report's period_start)
 KINDS = ("dropped", "undelivered")
 MAX_ROWS = 50  # rows of a table section; its row count and total cover every row
 NOT_PUBLISHED = "not available in this publication"
 EXPORT_MODULE = "orchestration.export"
+#: The messages a user-id lookup of the trace section shows (the newest).
+TRACE_LIMIT = 10
 NUMERIC_TYPES = ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "UBIGINT", "DOUBLE", "DECIMAL")
 
 #: Per-row denominators (the campaign's delivered on the row's cohort date): not an
@@ -484,6 +490,61 @@ def costs(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -
     return Costs(True, rows=cost_rows(con, scope, date_range))
 
 
+@dataclass(frozen=True)
+class Api:
+    """api_comparison summed per account, template and API over the range (the report's
+    ApiComparison: the :data:`MAX_ROWS` templates with the most sent, totals of all)."""
+
+    available: bool
+    note: str = ""
+    comparison: ApiComparison | None = None
+
+
+def api(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Api:
+    if not _has_table(con, "api_comparison"):
+        return Api(False, f"marts.api_comparison: {NOT_PUBLISHED}")
+    return Api(True, comparison=api_comparison(con, scope, date_range, MAX_ROWS))
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Whether message_lineage is published, and which cohort dates it covers."""
+
+    available: bool
+    note: str
+
+
+def lineage(con: duckdb.DuckDBPyConnection) -> Lineage:
+    if not _has_table(con, "message_lineage"):
+        return Lineage(False, f"marts.message_lineage: {NOT_PUBLISHED}")
+    return Lineage(True, covered(con))
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One lookup of the trace section: what was typed, whether it named a dispatch or a
+    user, each message's lineage rows (``wa-warehouse trace``'s), or the error it printed."""
+
+    query: str
+    kind: str = ""  # "dispatch" or "user"
+    paths: dict[str, list[Event]] = field(default_factory=dict)
+    total: int = 0  # the user's messages in the mart (shown: the newest TRACE_LIMIT)
+    error: str = ""
+
+
+def trace(con: duckdb.DuckDBPyConnection, value: str) -> Trace:
+    """The lineage of a dispatch id or of a user id's messages, through the trace command's
+    own queries (:func:`orchestration.trace.find_messages`, :func:`~orchestration.trace.
+    load_paths`); an unknown id gives its error, naming the cohort dates covered."""
+    value = value.strip()
+    try:
+        check_lineage_mart(con)
+        kind, dispatch_ids, total = find_messages(con, value, limit=TRACE_LIMIT)
+    except ConfigError as error:
+        return Trace(value, error=str(error))
+    return Trace(value, kind, load_paths(con, dispatch_ids), total)
+
+
 def export_available(con: duckdb.DuckDBPyConnection) -> tuple[bool, str]:
     """Whether the export of a reason's recipients can run: its module and its mart."""
     if importlib.util.find_spec(EXPORT_MODULE) is None:
@@ -519,6 +580,8 @@ class Snapshot:
     latency: Latency
     attribution: Attribution
     costs: Costs
+    api: Api
+    lineage: Lineage
     export: tuple[bool, str]
 
     @property
@@ -552,5 +615,7 @@ def snapshot(con: duckdb.DuckDBPyConnection, selection: Selection) -> Snapshot:
         latency=latency(con, scope, date_range),
         attribution=attribution(con, scope, date_range),
         costs=costs(con, scope, date_range),
+        api=api(con, scope, date_range),
+        lineage=lineage(con),
         export=export_available(con),
     )

@@ -16,14 +16,28 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from orchestration.dashboard.queries import KINDS, MAX_ROWS, Benchmarks, Reasons, Snapshot, Table
+from orchestration.dashboard.queries import (
+    KINDS,
+    MAX_ROWS,
+    TRACE_LIMIT,
+    Benchmarks,
+    Reasons,
+    Snapshot,
+    Table,
+    Trace,
+)
 from orchestration.report import (
+    API_LABELS,
+    API_RATES,
+    API_SHORT,
     ATTRIBUTION_MODELS,
     ATTRIBUTION_WINDOWS,
     COUNTS,
     LATENCY_EVENTS,
     RATE_OF_COUNT,
     RATES,
+    TRACE_HINT,
+    ApiRow,
     LatencySummary,
     SurvivalRow,
     _change,
@@ -31,10 +45,14 @@ from orchestration.report import (
     _duration,
     _money,
     _pct,
+    _pp_diff,
     _unit_cost,
 )
+from orchestration.trace import Event
 
 EXPORT_PATH = "export/reason-recipients"  # the live server's CSV download, relative to the page
+#: The API comparison chart draws the templates with the most sent (its table lists more).
+CHART_TEMPLATES = 6
 
 CSS = """
 .bk-clearfix { display: block; width: 100%; }
@@ -635,6 +653,156 @@ def costs(snap: Snapshot) -> str:
         f"ROAS (revenue / cost) an upper bound. Ratios come from the range's sums.{missing}</p>"
     )
     return "".join(out) + table(columns, body, "campaign_costs") + note
+
+
+# --------------------------------------------------------------------------- api comparison
+
+
+def api_comparison(snap: Snapshot) -> str:
+    """Per template (and account) and API: sent and the delivery, read and click rates
+    recomputed from the counts summed over the range, and MM API minus Cloud API in
+    percentage points; the chart beside it (:mod:`.layout`) draws the same rates."""
+    data = snap.api
+    out = ["<h2>Marketing Messages API vs Cloud API</h2>"]
+    if not data.available or data.comparison is None:
+        return "".join([*out, unavailable(data.note)])
+    comparison = data.comparison
+    if snap.scope.kind == "campaign":
+        if comparison.template is None:
+            note = f"campaign {snap.scope.id} has no known template: no api_comparison row"
+            return "".join([*out, f'<p class="note">{esc(note)}</p>'])
+        out.append(
+            f'<p class="note">per template, not per campaign: template '
+            f"<b>{esc(comparison.template)}</b> of account {esc(snap.scope.account_id)}, every "
+            "campaign of the account that uses it</p>"
+        )
+    if not comparison.rows:
+        return "".join([*out, '<p class="note">no sent messages with a known template in this '
+                              "range</p>"])  # fmt: skip
+    total = comparison.total
+    if len(total.apis) == 1:
+        (only,) = total.apis
+        out.append(
+            f'<p class="note" data-api-only="{esc(only)}">only {esc(API_LABELS.get(only, only))} '
+            "messages in this selection: there is nothing to compare them with</p>"
+        )
+    multi = not snap.scope.single_account
+    columns = [Col("account")] if multi else []
+    columns += [Col("template"), Col("api"), Col("sent", True), Col("delivery rate", True),
+                Col("read rate", True), Col("click rate", True)]  # fmt: skip
+    body: list[list[str]] = []
+    # data-total: the totals over every template, which the browser test reads (the only
+    # template's rows when there is one)
+    if comparison.templates > 1:
+        labels = ["", "<b>all templates</b>"] if multi else ["<b>all templates</b>"]
+        body += _api_rows(total, labels, totals=True)
+    for row in comparison.rows:
+        labels = [esc(row.account_id), esc(row.template_name)]
+        body += _api_rows(row, labels if multi else labels[1:], totals=comparison.templates == 1)
+    shown = len(comparison.rows)
+    more = (
+        f" The {shown} of {comparison.templates:,} templates with the most sent are listed."
+        if comparison.templates > shown
+        else ""
+    )
+    if shown > CHART_TEMPLATES:
+        more += f" The chart draws the {CHART_TEMPLATES} with the most sent."
+    note = (
+        '<p class="note">delivery rate = delivered / sent, read rate = opens / delivered, click '
+        "rate = delivered messages with a click / delivered, each recomputed from the counts "
+        "summed over the range's cohort dates (never averaged); MM - Cloud: the Marketing "
+        "Messages API's rate minus the Cloud API's, in percentage points; <i>only</i>: the "
+        f"template was sent through that API alone.{more}</p>"
+    )
+    return "".join(out) + table(columns, body, "api_comparison") + note
+
+
+def _api_rows(row: ApiRow, labels: list[str], *, totals: bool) -> list[list[str]]:
+    rows = []
+    alone = " only" if len(row.apis) == 1 else ""
+    for api, counts in row.apis.items():
+        cells = [_count(counts.sent), *(_pct(counts.rate(name)) for name in API_RATES)]
+        if totals:
+            keys = ["sent", *API_RATES]
+            cells = [f'<span data-total="api_{key}_{esc(api)}">{cell}</span>'
+                     for key, cell in zip(keys, cells, strict=True)]  # fmt: skip
+        rows.append([*labels, esc(API_SHORT.get(api, api) + alone), *cells])
+        labels = [""] * len(labels)
+    if row.both:
+        rows.append([*labels, "<b>MM - Cloud</b>", "",
+                     *(_pp_diff(row.difference(name)) for name in API_RATES)])  # fmt: skip
+    return rows
+
+
+# --------------------------------------------------------------------------- message trace
+
+
+def trace_intro(snap: Snapshot, *, live: bool) -> str:
+    """The trace section's title, what it covers and how to use it."""
+    out = ["<h2>Message trace</h2>"]
+    data = snap.lineage
+    if not data.available:
+        return "".join([*out, unavailable(data.note)])
+    how = (
+        "Type a dispatch id (one message) or a user id (their newest "
+        f"{TRACE_LIMIT} messages) and press Enter: every event of the message, from its "
+        "dispatch to its state at the as-of time and why."
+        if live
+        else "Looking a message up needs the live dashboard (make dashboard)."
+    )
+    out.append(
+        f'<p class="note" data-lineage-covered="true">{esc(how)} {esc(data.note)}. In a terminal: '
+        f"{esc(TRACE_HINT)}.</p>"
+    )
+    return "".join(out)
+
+
+def trace_result(result: Trace | None) -> str:
+    """One lookup: each message's header, its lineage rows (event time, kind, state,
+    detail) and the reason and possible solution of its state; or why nothing was found."""
+    if result is None or not result.query:
+        return ""
+    if result.error:
+        return f'<div class="unavailable" data-trace-error="true">{esc(result.error)}</div>'
+    out = []
+    if result.kind == "user":
+        shown = len(result.paths)
+        more = f", the newest {shown} shown" if result.total > shown else ""
+        out.append(
+            f'<p class="scope" data-trace-user="{esc(result.query)}">user '
+            f"<b>{esc(result.query)}</b>: {result.total:,} message"
+            f"{'s' if result.total != 1 else ''}{more}</p>"
+        )
+    for dispatch, events in result.paths.items():
+        if events:
+            out.append(_trace_path(dispatch, events))
+    return "".join(out)
+
+
+def _trace_path(dispatch: str, events: Sequence[Event]) -> str:
+    first = events[0]
+    head = (
+        f'<h3 data-trace-dispatch="{esc(dispatch)}">message {esc(dispatch)}</h3>'
+        f'<p class="note">account {esc(first.account_id)}, campaign {esc(first.campaign_id)}, '
+        f"user {esc(first.user_id or '-')}, cohort date {first.cohort_date}"
+        + (f", wamid {esc(first.wamid)}" if first.wamid else "")
+        + "</p>"
+    )
+    columns = [Col("#", True), Col("event time (UTC)"), Col("kind"), Col("state"), Col("detail")]
+    body = [
+        [str(event.event_seq), event.event_at.strftime("%Y-%m-%d %H:%M:%S"),
+         f'<span data-trace-kind="{esc(event.event_kind)}">{esc(event.event_kind)}</span>',
+         esc(event.message_state), esc(event.detail)]
+        for event in events
+    ]  # fmt: skip
+    state = next((event for event in reversed(events) if event.event_kind == "state"), None)
+    why = ""
+    if state is not None and state.reason:
+        why = f'<p class="note">reason: <b>{esc(state.reason)}</b>'
+        if state.possible_solution:
+            why += f"; possible solution: {esc(state.possible_solution)}"
+        why += "</p>"
+    return head + table(columns, body, "trace") + why
 
 
 # --------------------------------------------------------------------------- benchmarks

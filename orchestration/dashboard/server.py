@@ -41,8 +41,10 @@ from orchestration.dashboard.queries import (
     Options,
     Selection,
     Serving,
+    Trace,
     options,
     snapshot,
+    trace,
 )
 from orchestration.report import resolve_scope
 
@@ -128,6 +130,8 @@ class Session:
         c.presets["7"].on_click(lambda: self.controls.preset(7))
         c.presets["30"].on_click(lambda: self.controls.preset(30))
         c.reload.on_click(self.reload)
+        if self.view.trace_input is not None:
+            self.view.trace_input.on_change("value", self._trace)
         doc.title = TITLE
         doc.add_root(self.view.layout(c.layout()))
 
@@ -163,6 +167,19 @@ class Session:
         finally:
             self.muted = False
         self.refresh()
+
+    def _trace(self, _attr: str, _old: Any, new: Any) -> None:
+        """Look the typed dispatch or user id up in message_lineage (read-only)."""
+        value = str(new or "").strip()
+        if not value:
+            self.view.show_trace(None)
+            return
+        try:
+            with self.serving.connect() as con:
+                result = trace(con, value)
+        except ConfigError as error:  # the publication is gone or unreadable
+            result = Trace(value, error=str(error))
+        self.view.show_trace(result)
 
     def refresh(self) -> None:
         started = time.perf_counter()

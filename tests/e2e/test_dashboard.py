@@ -4,8 +4,10 @@
 driven by chromedriver through Selenium, opens it, checks that the page loads
 nothing from outside 127.0.0.1, reads every metric card, changes the date range in
 the picker's calendar (then the account, then the campaign) and checks every card,
-and the reasons', links' and responses' totals, against a direct query of the marts
-for that scope and range: counts summed, rates recomputed. The static export is
+and the reasons', links', responses', latency, attribution and API comparison totals,
+against a direct query of the marts for that scope and range: counts summed, rates
+recomputed. It looks a dispatch id, a user id and an unknown id up in the message
+trace and checks the rows against marts.message_lineage. The static export is
 opened from disk the same way. ``WA_UPDATE_SCREENSHOTS=1`` saves one screenshot per
 section to docs/img/dashboard-<section>.png (the README shows them).
 
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,7 +34,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from orchestration.dashboard.layout import SECTIONS
+from orchestration.dashboard.layout import SECTIONS, TRACE_PLACEHOLDER
+from orchestration.dashboard.queries import TRACE_LIMIT
 from tests.conftest import PROJECT_ROOT, PipelineRun
 
 pytestmark = pytest.mark.slow
@@ -329,7 +332,40 @@ def expected_totals(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, e
             for model, window in (("last_click", "campaign"), ("any_click", "7d"))
         },
     }
-    return {k: f"{int(con.execute(q, params).fetchone()[0] or 0):,}" for k, q in queries.items()}
+    totals = {k: f"{int(con.execute(q, params).fetchone()[0] or 0):,}" for k, q in queries.items()}
+    return {**totals, **expected_api(con, scope, start, end)}
+
+
+def expected_api(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date) -> dict:
+    """The API comparison's totals per API from api_comparison: counts summed over the range,
+    rates recomputed from the sums. The mart is per template: a campaign is its account's
+    rows of the campaign's template."""
+    conditions, params = ["cohort_date between ? and ?"], [start, end]
+    if scope.account:
+        conditions.append("account_id = ?")
+        params.append(scope.account)
+    if scope.campaign:
+        conditions.append(
+            "template_name = (select template_name from marts.campaign_performance "
+            "where campaign_id = ?)"
+        )
+        params.append(scope.campaign)
+    rows = con.execute(
+        "select api, sum(sent), sum(delivered), sum(opens), sum(delivered_clicked) "
+        f"from marts.api_comparison where {' and '.join(conditions)} group by api",
+        params,
+    ).fetchall()
+
+    def pct(part: int, whole: int) -> str:
+        return f"{part / whole * 100:.1f} %" if whole else "n/a"
+
+    shown = {}
+    for api, sent, delivered, opens, clicked in rows:
+        shown[f"api_sent_{api}"] = f"{int(sent):,}"
+        shown[f"api_delivery_rate_{api}"] = pct(delivered, sent)
+        shown[f"api_read_rate_{api}"] = pct(opens, delivered)
+        shown[f"api_click_rate_{api}"] = pct(clicked, delivered)
+    return shown
 
 
 def check_page(driver: Any, serving: Path, scope: Scope, start: date, end: date) -> None:
@@ -363,6 +399,110 @@ def published_range(serving: Path) -> tuple[date, date, str, str]:
     return first, last, account, campaign
 
 
+# The message trace's result: each message's id and its rows' cells, or the error.
+READ_TRACE = """
+const all = (sel) => {
+    const found = [];
+    const walk = (root) => {
+        root.querySelectorAll(sel).forEach((e) => found.push(e));
+        root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot); });
+    };
+    walk(document);
+    return found;
+};
+const messages = all('[data-trace-dispatch]').map((h) => {
+    const rows = [];
+    let next = h.nextElementSibling;
+    while (next && !next.querySelector('table')) { next = next.nextElementSibling; }
+    if (next) {
+        for (const tr of next.querySelectorAll('tbody tr')) {
+            rows.push([...tr.querySelectorAll('td')].map((td) => td.textContent));
+        }
+    }
+    return [h.dataset.traceDispatch, rows];
+});
+const user = all('[data-trace-user]')[0];
+const error = all('[data-trace-error]')[0];
+return {
+    messages: messages,
+    user: user ? user.textContent : null,
+    error: error ? error.textContent : null,
+};
+"""
+
+
+def look_up(
+    driver: Any, value: str, done: Callable[[dict], bool], timeout: float = 15
+) -> tuple[dict, float]:
+    """Type ``value`` into the message trace's input and press Enter; wait until the trace
+    read from the page satisfies ``done``; that trace and the seconds it took."""
+    from selenium.webdriver.common.keys import Keys
+
+    box = find(driver, f'input[placeholder="{TRACE_PLACEHOLDER}"]')
+    driver.execute_script("arguments[0].scrollIntoView()", box)
+    box.clear()
+    began = time.perf_counter()
+    box.send_keys(value + Keys.ENTER)
+    while True:
+        shown = driver.execute_script(READ_TRACE)
+        if done(shown):
+            return shown, time.perf_counter() - began
+        assert time.perf_counter() - began < timeout, f"the trace of {value} never showed"
+        time.sleep(0.02)
+
+
+def check_trace(driver: Any, serving: Path, campaign: str) -> None:
+    """A dispatch of ``campaign`` (with a reason where one has, the longest path first), its
+    user and an unknown id, looked up in the trace section, against marts.message_lineage."""
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        dispatch, user = con.execute(
+            "select dispatch_id, user_id from marts.message_lineage "
+            "where campaign_id = ? and event_kind = 'state' and user_id is not null "
+            "order by reason is null, event_seq desc, dispatch_id limit 1",
+            [campaign],
+        ).fetchone()
+        path = [
+            [str(seq), at.strftime("%Y-%m-%d %H:%M:%S"), kind, state, detail]
+            for seq, at, kind, state, detail in con.execute(
+                "select event_seq, event_at, event_kind, message_state, detail "
+                "from marts.message_lineage where dispatch_id = ? order by event_seq",
+                [dispatch],
+            ).fetchall()
+        ]
+        newest = [
+            row[0]
+            for row in con.execute(
+                "select dispatch_id from marts.message_lineage where user_id = ? "
+                "and event_seq = 1 order by event_at desc, dispatch_id desc",
+                [user],
+            ).fetchall()
+        ]
+        first, last = con.execute(
+            "select min(cohort_date), max(cohort_date) from marts.message_lineage"
+        ).fetchone()
+    finally:
+        con.close()
+
+    shown, seconds = look_up(driver, "no-such-message", lambda t: bool(t["error"]))
+    print(f"trace of an unknown id: {seconds:.2f} s")
+    assert "unknown dispatch or user 'no-such-message'" in shown["error"], shown
+    assert f"covers the messages of cohort dates {first} to {last}" in shown["error"]
+
+    shown, seconds = look_up(driver, user, lambda t: bool(t["user"]))
+    print(f"trace of user {user} ({len(newest)} messages): {seconds:.2f} s")
+    assert shown["user"].startswith(f"user {user}: {len(newest):,} message"), shown["user"]
+    assert [message for message, _ in shown["messages"]] == newest[:TRACE_LIMIT]
+    assert not shown["error"]
+
+    shown, seconds = look_up(
+        driver, dispatch, lambda t: not t["user"] and [m for m, _ in t["messages"]] == [dispatch]
+    )
+    print(f"trace of dispatch {dispatch} ({len(path)} events): {seconds:.2f} s")
+    assert shown["messages"] == [[dispatch, path]]
+    assert shown["user"] is None and shown["error"] is None
+
+
 def status_elapsed(driver: Any) -> float:
     return float(find(driver, "[data-elapsed]").get_attribute("data-elapsed"))
 
@@ -385,6 +525,7 @@ def test_dashboard_numbers_equal_the_marts(
     )
     assert resources and all(r.startswith(dashboard.url) for r in resources), resources
     check_page(browser, serving, Scope(), first, last)
+    screenshots(browser, ("api",))  # every template: both APIs and their difference
 
     # a range in the picker's calendar: every account
     start_a, end_a = first + timedelta(days=3), first + timedelta(days=12)
@@ -413,6 +554,8 @@ def test_dashboard_numbers_equal_the_marts(
     wait_for(browser, f"campaign {campaign}", start_b, end_b)
     check_page(browser, serving, Scope(account, campaign), start_b, end_b)
     check_export(browser, dashboard.url)
+    # the message trace: an unknown id, a user, then a dispatch (the screenshot shows it)
+    check_trace(browser, serving, campaign)
 
     # a preset: the last 7 published cohort dates
     buttons = [b for b in find_all(browser, "button") if b.text == "Last 7 days"]
@@ -423,7 +566,7 @@ def test_dashboard_numbers_equal_the_marts(
     choose(browser, "campaign", campaign)  # back to the range the screenshots show
     pick_range(browser, start_b, end_b)
     wait_for(browser, f"campaign {campaign}", start_b, end_b)
-    screenshots(browser, tuple(s for s in SECTIONS if s not in ("overview", "trend")))
+    screenshots(browser, tuple(s for s in SECTIONS if s not in ("overview", "trend", "api")))
 
 
 def check_export(driver: Any, url: str) -> None:

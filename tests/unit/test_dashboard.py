@@ -95,6 +95,57 @@ COSTS_MART = """
 """
 
 
+# acc_1's autumn_sale (cmp_a's template) through both APIs, the MM API on two cohort dates
+# whose delivery rates are 50 % and 100 % (summed: 350 / 400 = 87.5 %, not 75.0 %); its
+# spring_sale and acc_2's card_offer (cmp_b's) through the Cloud API only
+API_MART = """
+    create table marts.api_comparison (account_id varchar, template_name varchar, api varchar,
+        cohort_date date, sent bigint, delivered bigint, opens bigint, delivered_clicked bigint);
+    insert into marts.api_comparison values
+        ('acc_1', 'autumn_sale', 'marketing_messages_api', '2026-10-01', 100, 50, 10, 5),
+        ('acc_1', 'autumn_sale', 'marketing_messages_api', '2026-10-02', 300, 300, 150, 30),
+        ('acc_1', 'autumn_sale', 'cloud_api', '2026-10-02', 200, 180, 90, 9),
+        ('acc_1', 'spring_sale', 'cloud_api', '2026-10-01', 50, 40, 20, 4),
+        ('acc_2', 'card_offer', 'cloud_api', '2026-10-02', 20, 10, 5, 1);
+"""
+
+
+# Three messages: d1 (user u1) delivered, with a reply whose text the mart should never
+# hold (the trace shows its detail only); d2 (u1) dropped, with its reason and solution;
+# d3 (u2) read
+LINEAGE_MART = """
+    create table marts.message_lineage (dispatch_id varchar, event_seq bigint,
+        account_id varchar, campaign_id varchar, user_id varchar, wamid varchar,
+        cohort_date date, event_at timestamp, event_kind varchar, message_state varchar,
+        status varchar, reason varchar, possible_solution varchar, response_text varchar,
+        detail varchar);
+    insert into marts.message_lineage values
+        ('d1', 1, 'acc_1', 'cmp_a', 'u1', 'w1', '2026-10-01', '2026-10-01 09:00:00',
+         'dispatched', 'delivered', null, null, null, null, 'sent to WhatsApp as w1'),
+        ('d1', 2, 'acc_1', 'cmp_a', 'u1', 'w1', '2026-10-01', '2026-10-01 09:00:05',
+         'status', 'delivered', 'delivered', null, null, null, 'status delivered'),
+        ('d1', 3, 'acc_1', 'cmp_a', 'u1', 'w1', '2026-10-01', '2026-10-01 10:00:00',
+         'reply', 'delivered', null, null, null, 'call me on +49 151 2345 6789',
+         'replied with free text (text)'),
+        ('d1', 4, 'acc_1', 'cmp_a', 'u1', 'w1', '2026-10-01', '2026-10-10 00:00:00',
+         'state', 'delivered', null, null, null, null,
+         'delivered, not read: delivered at 2026-10-01 09:00:05 UTC'),
+        ('d2', 1, 'acc_1', 'cmp_a', 'u1', null, '2026-10-02', '2026-10-02 08:00:00',
+         'dropped', 'dropped', null, 'Frequency Capped', 'Space campaigns out', null,
+         'dropped before WhatsApp: Frequency Capped (drop code FREQUENCY_CAPPED)'),
+        ('d2', 2, 'acc_1', 'cmp_a', 'u1', null, '2026-10-02', '2026-10-10 00:00:00',
+         'state', 'dropped', null, 'Frequency Capped', 'Space campaigns out', null,
+         'dropped: Frequency Capped (drop code FREQUENCY_CAPPED; never handed over to WhatsApp)'),
+        ('d3', 1, 'acc_2', 'cmp_b', 'u2', 'w3', '2026-10-02', '2026-10-02 09:00:00',
+         'dispatched', 'delivered', null, null, null, null, 'sent to WhatsApp as w3'),
+        ('d3', 2, 'acc_2', 'cmp_b', 'u2', 'w3', '2026-10-02', '2026-10-02 09:30:00',
+         'status', 'delivered', 'read', null, null, null, 'status read'),
+        ('d3', 3, 'acc_2', 'cmp_b', 'u2', 'w3', '2026-10-02', '2026-10-10 00:00:00',
+         'state', 'delivered', null, null, null, null,
+         'delivered and read: delivered at 2026-10-02 09:30:00, read at 2026-10-02 09:30:00 UTC');
+"""
+
+
 def make_serving(path: Path, *, without: tuple[str, ...] = (), extra_sql: str = "") -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
@@ -262,6 +313,8 @@ def test_sections_of_a_publication_without_their_marts(tmp_path: Path) -> None:
         assert f"marts.{mart}: not available in this publication" in page
     assert "marts.message_latency_daily: not available in this publication" in page
     assert "marts.attribution_sensitivity: not available in this publication" in page
+    assert "marts.api_comparison: not available in this publication" in page
+    assert "marts.message_lineage: not available in this publication" in page
     assert card(page, "sent") == "1,020"
 
 
@@ -285,6 +338,8 @@ def test_later_columns_and_marts_are_picked_up(tmp_path: Path) -> None:
         {LATENCY_MARTS}
         {ATTRIBUTION_MART}
         {COSTS_MART}
+        {API_MART}
+        {LINEAGE_MART}
     """  # fmt: skip
     path = make_serving(tmp_path / "new.duckdb", extra_sql=extra)
     con = duckdb.connect(str(path), read_only=True)
