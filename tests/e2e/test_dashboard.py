@@ -333,7 +333,23 @@ def expected_totals(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, e
         },
     }
     totals = {k: f"{int(con.execute(q, params).fetchone()[0] or 0):,}" for k, q in queries.items()}
-    return {**totals, **expected_api(con, scope, start, end)}
+    return {
+        **totals,
+        **expected_api(con, scope, start, end),
+        **expected_costs(con, scope, start, end),
+    }
+
+
+def expected_costs(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date) -> dict:
+    """The cost section's cost per account currency, summed from campaign_costs (a currency
+    with no delivered message in the range has no row)."""
+    where, params = _where(scope, start, end, "cohort_date")
+    rows = con.execute(
+        f"select currency, sum(cost) from marts.campaign_costs where {where} "
+        "group by currency having sum(delivered) > 0",
+        params,
+    ).fetchall()
+    return {f"cost_{currency}": f"{Decimal(cost):,.2f}" for currency, cost in rows}
 
 
 def expected_api(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date) -> dict:
