@@ -17,6 +17,13 @@
   recomputed keep null there, which int_messages reads as cloud_api (what every
   dispatch was before the extract had the column). append, not sync: nothing
   is ever dropped or retyped behind a run's back.
+
+  is_holdout: the dispatch is a HOLDOUT row (the recipient was withheld as the
+  campaign's control group: no message, no statuses). Kept here, one row per
+  dispatch like every other, so a re-exported dispatch that changes result
+  replaces its row; int_messages leaves holdout rows out (they are not
+  targeted messages) and only holdout_uplift reads them. Rows built before the
+  column existed hold null there (append_new_columns), read as not holdout.
 #}
 {{ config(
     materialized="incremental",
@@ -119,6 +126,7 @@ final as (
             as cohort_date,
         dispatches.result = 'SENT' as is_sent,
         dispatches.result = 'DROPPED' as is_dropped,
+        dispatches.result = 'HOLDOUT' as is_holdout,
         dispatches.drop_code,
         dispatches.meta_error_code,
         coalesce(dispatches.api, 'cloud_api') as api,

@@ -3,7 +3,8 @@
 A Bokeh server on 127.0.0.1 (``--port``, default :data:`DEFAULT_PORT`) reading the
 *published* marts read-only (``--serving``, env ``WA_SERVING_PATH``): account and
 campaign pickers, a cohort-date range, metric cards, a trend chart, dropped and
-undelivered reasons, link, response and external-platform activity, benchmarks.
+undelivered reasons, link, response and external-platform activity, latency,
+attribution, holdout uplift, benchmarks.
 ``--export out.html`` writes the same dashboard as one self-contained HTML file
 for ``--account``/``--campaign``/``--from``/``--to`` instead of serving it.
 

@@ -36,7 +36,7 @@ from orchestration.report import COUNTS, RATES
 
 SECTIONS = (
     "overview", "trend", "reasons", "latency", "links", "responses", "external", "attribution",
-    "benchmarks",
+    "holdout", "benchmarks",
 )  # fmt: skip
 GRAIN_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 #: Trend metrics: every count, revenue, every rate; (name, label, axis).
@@ -82,6 +82,7 @@ class DashboardView:
         self.responses = self._div("responses")
         self.external = self._div("external")
         self.attribution = self._div("attribution")
+        self.holdout = self._div("holdout")
         self.benchmarks = self._div("benchmarks")
         self.trend_sources = {g: ColumnDataSource(name=f"trend_{g}") for g in GRAINS}
         self.trend_source = ColumnDataSource(name="trend")
@@ -213,6 +214,7 @@ class DashboardView:
         self.responses.text = sections.responses(snap)
         self.external.text = sections.external(snap)
         self.attribution.text = sections.attribution(snap)
+        self.holdout.text = sections.holdout(snap)
         self.benchmarks.text = sections.benchmarks(snap)
 
     # ------------------------------------------------------------------ layout
@@ -246,6 +248,7 @@ class DashboardView:
             self.section("responses", self.responses),
             self.section("external", self.external),
             self.section("attribution", self.attribution),
+            self.section("holdout", self.holdout),
             self.section("benchmarks", self.benchmarks),
             sizing_mode="stretch_width",
             max_width=MAX_WIDTH,

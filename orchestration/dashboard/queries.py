@@ -42,6 +42,7 @@ from orchestration.report import (
     ReasonRow,
     Scope,
     SurvivalRow,
+    UpliftRow,
     _columns,
     _filters,
     _has_table,
@@ -52,6 +53,7 @@ from orchestration.report import (
     benchmark_rows,
     campaign_rows,
     cohort_date_bounds,
+    holdout_rows,
     latency_summary,
     open_serving,
     period_start,
@@ -467,6 +469,22 @@ def attribution(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRa
     return Attribution(True, rows=attribution_rows(con, scope, date_range))
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """holdout_uplift summed per campaign over the range (the report's UpliftRow: rates,
+    uplift and 95 % intervals computed from the sums)."""
+
+    available: bool
+    note: str = ""
+    rows: list[UpliftRow] = field(default_factory=list)
+
+
+def holdout(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Holdout:
+    if not _has_table(con, "holdout_uplift"):
+        return Holdout(False, f"marts.holdout_uplift: {NOT_PUBLISHED}")
+    return Holdout(True, rows=holdout_rows(con, scope, date_range))
+
+
 def export_available(con: duckdb.DuckDBPyConnection) -> tuple[bool, str]:
     """Whether the export of a reason's recipients can run: its module and its mart."""
     if importlib.util.find_spec(EXPORT_MODULE) is None:
@@ -501,6 +519,7 @@ class Snapshot:
     benchmarks: Benchmarks
     latency: Latency
     attribution: Attribution
+    holdout: Holdout
     export: tuple[bool, str]
 
     @property
@@ -533,5 +552,6 @@ def snapshot(con: duckdb.DuckDBPyConnection, selection: Selection) -> Snapshot:
         benchmarks=benchmarks(con, scope, date_range),
         latency=latency(con, scope, date_range),
         attribution=attribution(con, scope, date_range),
+        holdout=holdout(con, scope, date_range),
         export=export_available(con),
     )
