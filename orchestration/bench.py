@@ -290,7 +290,9 @@ def reference_sql(extracts: Path, as_of: datetime) -> str:
       loader quarantines its whole line; the generator's bad lines are
       corrupted copies of good ones, so the counts are the same);
     - dispatches: one row per ``dispatch_id``, the newest file's (by the day
-      in its name), attempted at or before ``as_of``;
+      in its name), attempted at or before ``as_of``; a ``HOLDOUT`` row (the
+      campaign's control group) is no targeted message and not counted, and one
+      with a wamid or drop_code is not a row at all (the loader quarantines it);
     - statuses: deduplicated on (wamid, status, timestamp, error code), those
       with a timestamp at or before ``as_of`` count;
     - state: delivered (any delivered/read/played), opened (read), else
@@ -313,7 +315,8 @@ def reference_sql(extracts: Path, as_of: datetime) -> str:
     )
     dispatch_rows = _tabular(
         dispatches,
-        "dispatch_id, account_id, campaign_id, result, wamid, attempted_at, meta_error_code",
+        "dispatch_id, account_id, campaign_id, result, wamid, drop_code, attempted_at, "
+        "meta_error_code",
     )
     columns = ", ".join(f"'{k}': '{v}'" for k, v in _WEBHOOK_COLUMNS.items())
     if webhooks:
@@ -356,6 +359,8 @@ dispatch_rows AS (
     WHERE NOT {_blank("dispatch_id")}
       AND {_parses("attempted_at", _utc("attempted_at"))}
       AND {_parses("meta_error_code", _integer("meta_error_code"))}
+      AND NOT (coalesce(upper(trim(result)) = 'HOLDOUT', false)
+               AND NOT ({_blank("wamid")} AND {_blank("drop_code")}))
 ),
 dispatches AS (
     SELECT dispatch_id,
@@ -391,6 +396,7 @@ messages AS (
     LEFT JOIN accounts AS a ON d.account_id = a.account_id
     LEFT JOIN message_statuses AS m ON d.result = 'SENT' AND d.wamid = m.wamid
     WHERE d.attempted_at <= {as_of_sql}
+      AND d.result IS DISTINCT FROM 'HOLDOUT'
 )
 SELECT account_id, campaign_id, period_start,
        count(*) AS targeted,

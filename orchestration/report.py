@@ -24,7 +24,10 @@ comparison (:func:`api_comparison`) sums ``api_comparison``'s counts per
 template and API and recomputes each rate from the sums; the message lineage
 section (:func:`lineage_summary`) counts the final states of the range's
 messages from ``message_lineage``'s ``state`` rows (ids and counts only: no
-phone number, no reply text).
+phone number, no reply text). The holdout
+uplift section (:func:`holdout_rows`) sums ``holdout_uplift``'s additive counts
+over the range per campaign and computes the rates, the uplift and their 95 %
+intervals from the sums (:mod:`orchestration.stats`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any
 import duckdb
 
 from orchestration.config import ConfigError, format_as_of, parse_date
+from orchestration.stats import Interval, mean_difference, newcombe_difference
 
 WIDTH = 100
 INDENT = "  "
@@ -1000,6 +1004,98 @@ def lineage_summary(
     return LineageSummary(ordered, reasons, first, last)
 
 
+@dataclass(frozen=True)
+class UpliftRow:
+    """One campaign with a control group: holdout_uplift summed over the range (exact:
+    every column adds up over cohort dates); rates and intervals come from the sums."""
+
+    account_id: str
+    campaign_id: str
+    currency: str | None
+    treated_recipients: int
+    treated_converters: int
+    treated_revenue: Decimal
+    treated_revenue_sum_squares: float
+    holdout_recipients: int
+    holdout_converters: int
+    holdout_revenue: Decimal
+    holdout_revenue_sum_squares: float
+
+    @property
+    def treated_rate(self) -> float | None:
+        n = self.treated_recipients
+        return self.treated_converters / n if n else None
+
+    @property
+    def holdout_rate(self) -> float | None:
+        n = self.holdout_recipients
+        return self.holdout_converters / n if n else None
+
+    @property
+    def conversion_uplift(self) -> Interval | None:
+        """Treated rate - holdout rate, with Newcombe's hybrid score interval."""
+        return newcombe_difference(
+            self.treated_converters,
+            self.treated_recipients,
+            self.holdout_converters,
+            self.holdout_recipients,
+        )
+
+    @property
+    def treated_revenue_per_recipient(self) -> float | None:
+        n = self.treated_recipients
+        return float(self.treated_revenue) / n if n else None
+
+    @property
+    def holdout_revenue_per_recipient(self) -> float | None:
+        n = self.holdout_recipients
+        return float(self.holdout_revenue) / n if n else None
+
+    @property
+    def revenue_uplift(self) -> Interval | None:
+        """Revenue per recipient, treated - holdout, with the normal-approximation interval."""
+        return mean_difference(
+            float(self.treated_revenue),
+            self.treated_revenue_sum_squares,
+            self.treated_recipients,
+            float(self.holdout_revenue),
+            self.holdout_revenue_sum_squares,
+            self.holdout_recipients,
+        )
+
+
+#: holdout_uplift's additive columns, in UpliftRow's order.
+UPLIFT_SUMS = tuple(
+    f"{group}_{column}"
+    for group in ("treated", "holdout")
+    for column in ("recipients", "converters", "revenue", "revenue_sum_squares")
+)
+
+
+def holdout_rows(
+    con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange
+) -> list[UpliftRow]:
+    """Every campaign in scope with holdout recipients in the range, holdout_uplift
+    summed over the range's cohort dates."""
+    conditions, params = _filters(scope, date_range, "cohort_date")
+    sums = ", ".join(f"coalesce(sum({name}), 0)" for name in UPLIFT_SUMS)
+    query = f"""
+        select account_id, campaign_id, any_value(currency), {sums}
+        from marts.holdout_uplift {_where(conditions)}
+        group by account_id, campaign_id
+        having sum(holdout_recipients) > 0
+        order by account_id, campaign_id
+    """
+    rows = []
+    for account, campaign, currency, *values in con.execute(query, params).fetchall():
+        t_n, t_x, t_rev, t_sq, h_n, h_x, h_rev, h_sq = values
+        rows.append(
+            UpliftRow(account, campaign, currency, int(t_n), int(t_x), Decimal(t_rev),
+                      float(t_sq), int(h_n), int(h_x), Decimal(h_rev), float(h_sq))
+        )  # fmt: skip
+    return rows
+
+
 def publication_as_of(con: duckdb.DuckDBPyConnection) -> str | None:
     """The as-of time of the published marts, from marts._publication when it exists."""
     if not _has_table(con, "_publication"):
@@ -1739,6 +1835,90 @@ def _lineage_lines(summary: LineageSummary, start: date | None) -> list[str]:
     return lines
 
 
+def _signed_pp(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} pp"
+
+
+def _pp_interval(interval: Interval | None) -> str:
+    """A rate difference's 95 % interval in percentage points: ``-1.6 to +2.1 pp``."""
+    if interval is None or interval.low is None or interval.high is None:
+        return "n/a"
+    return f"{interval.low * 100:+.1f} to {interval.high * 100:+.1f} pp"
+
+
+def _signed_money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+,.2f}"
+
+
+def _money_interval(interval: Interval | None) -> str:
+    if interval is None or interval.low is None or interval.high is None:
+        return "n/a"
+    return f"{interval.low:+,.2f} to {interval.high:+,.2f}"
+
+
+def _per_recipient(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def _flag(interval: Interval | None) -> str:
+    """`*` when the 95 % interval excludes 0."""
+    return " *" if interval is not None and interval.excludes_zero else ""
+
+
+def _holdout_lines(rows: Sequence[UpliftRow], multi: bool) -> list[str]:
+    """Per campaign with a control group in the range: both groups' conversion rates and
+    revenue per recipient, the uplift (treated - holdout) and its 95 % interval."""
+    lines = _section("Holdout uplift: treated vs holdout (control group)")
+    if not rows:
+        return [*lines, f"{INDENT}no campaign with a holdout in this range"]
+    columns = [Column("campaign")] if multi else []
+    columns += [Column("treated", right=True), Column("conv.", right=True),
+                Column("holdout", right=True), Column("conv.", right=True),
+                Column("uplift", right=True), Column("95 % CI", right=True)]  # fmt: skip
+    table = Table(columns)
+    for row in rows:
+        uplift = row.conversion_uplift
+        cells = [row.campaign_id] if multi else []
+        cells += [
+            _count(row.treated_recipients), _pct(row.treated_rate),
+            _count(row.holdout_recipients), _pct(row.holdout_rate),
+            _signed_pp(uplift.estimate if uplift else None) + _flag(uplift),
+            _pp_interval(uplift),
+        ]  # fmt: skip
+        table.rows.append(cells)
+    lines += table.lines()
+    lines.append("")
+    columns = [Column("campaign")] if multi else []
+    columns += [Column("revenue/recipient: treated", right=True), Column("holdout", right=True),
+                Column("uplift", right=True), Column("95 % CI", right=True),
+                Column("currency")]  # fmt: skip
+    table = Table(columns)
+    for row in rows:
+        revenue = row.revenue_uplift
+        cells = [row.campaign_id] if multi else []
+        cells += [
+            _per_recipient(row.treated_revenue_per_recipient),
+            _per_recipient(row.holdout_revenue_per_recipient),
+            _signed_money(revenue.estimate if revenue else None) + _flag(revenue),
+            _money_interval(revenue),
+            row.currency or "",
+        ]  # fmt: skip
+        table.rows.append(cells)
+    lines += table.lines()
+    lines += _note(
+        "treated = every targeted dispatch (sent or dropped: intention to treat), holdout = "
+        "recipients withheld as the control group; conv. = recipients whose customer made the "
+        "campaign's goal event within its conversion window after the dispatch, clicked or "
+        "not (not last click: the holdout has no message to click)"
+    )
+    lines += _note(
+        "uplift = treated - holdout over the range's summed counts; 95 % CI: Newcombe's hybrid "
+        "score interval (two Wilson intervals) for the conversion rates, normal approximation "
+        "for revenue per recipient (account currency); * = the interval excludes 0"
+    )
+    return lines
+
+
 def _range_text(date_range: DateRange, first: date | None, last: date | None) -> str:
     start = date_range.start or first
     end = date_range.end or last
@@ -1829,6 +2009,8 @@ def build_report(
         lines += _cost_lines(cost_rows(con, scope, date_range))
     if _has_table(con, "api_comparison"):
         lines += _api_lines(api_comparison(con, scope, date_range, top), scope, top)
+    if _has_table(con, "holdout_uplift"):
+        lines += _holdout_lines(holdout_rows(con, scope, date_range), multi)
 
     if _has_table(con, "link_click_activity"):
         lines += _links_lines(link_rows(con, scope, date_range), multi, one_day, top)

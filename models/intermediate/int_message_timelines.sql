@@ -21,6 +21,13 @@
   message's statuses, for marts.campaign_costs): null in rows built before
   them until a --full-refresh, which campaign_costs counts as messages without
   pricing.
+
+  is_holdout: the dispatch is a HOLDOUT row (the recipient was withheld as the
+  campaign's control group: no message, no statuses). Kept here, one row per
+  dispatch like every other, so a re-exported dispatch that changes result
+  replaces its row; int_messages leaves holdout rows out (they are not
+  targeted messages) and only holdout_uplift reads them. Rows built before the
+  column existed hold null there (append_new_columns), read as not holdout.
 #}
 {{ config(
     materialized="incremental",
@@ -130,6 +137,7 @@ final as (
             as cohort_date,
         dispatches.result = 'SENT' as is_sent,
         dispatches.result = 'DROPPED' as is_dropped,
+        dispatches.result = 'HOLDOUT' as is_holdout,
         dispatches.drop_code,
         dispatches.meta_error_code,
         coalesce(dispatches.api, 'cloud_api') as api,

@@ -10,6 +10,12 @@
   as_of, so every run evaluates it for every message at no storage cost and
   nothing here has to be maintained incrementally. api: null in timeline rows
   built before the column existed, which were all Cloud API sends.
+
+  Holdout dispatches (result HOLDOUT: the campaign's control group, never
+  sent) are not targeted messages and are left out here, so no mart that
+  counts messages counts them (targeted = sent + dropped); holdout_uplift
+  reads them from int_message_timelines. is_holdout is null in timeline rows
+  built before the column existed: not holdout.
 #}
 {{ config(materialized="view") }}
 
@@ -18,6 +24,7 @@ with
 timelines as (
     select * from {{ ref('int_message_timelines') }}
     where attempted_at <= {{ as_of() }}
+        and not coalesce(is_holdout, false)
 ),
 
 error_code_reasons as (

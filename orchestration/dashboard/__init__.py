@@ -4,8 +4,8 @@ A Bokeh server on 127.0.0.1 (``--port``, default :data:`DEFAULT_PORT`) reading t
 *published* marts read-only (``--serving``, env ``WA_SERVING_PATH``): account and
 campaign pickers, a cohort-date range, metric cards, a trend chart, dropped and
 undelivered reasons, latency, link, response and external-platform activity,
-attribution sensitivity, Marketing Messages API vs Cloud API, benchmarks, and a
-message trace (one dispatch's or user's lineage, looked up by id).
+attribution sensitivity, cost and ROAS, Marketing Messages API vs Cloud API, holdout
+uplift, benchmarks, and a message trace (one dispatch's or user's lineage, looked up by id).
 ``--export out.html`` writes the same dashboard as one self-contained HTML file
 for ``--account``/``--campaign``/``--from``/``--to`` instead of serving it.
 

@@ -41,7 +41,7 @@ from orchestration.report import API_RATES, API_SHORT, COUNTS, RATES
 
 SECTIONS = (
     "overview", "trend", "reasons", "latency", "links", "responses", "external", "attribution",
-    "costs", "api", "benchmarks", "trace",
+    "costs", "api", "holdout", "benchmarks", "trace",
 )  # fmt: skip
 GRAIN_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 #: Trend metrics: every count, revenue, every rate; (name, label, axis).
@@ -117,6 +117,7 @@ class DashboardView:
         self.api = self._div("api")
         self.api_source = ColumnDataSource(name="api_comparison")
         self.api_figure = self._api_figure()
+        self.holdout = self._div("holdout")
         self.benchmarks = self._div("benchmarks")
         self.trace_intro = self._div("trace_intro")
         self.trace_result = self._div("trace_result")
@@ -301,6 +302,7 @@ class DashboardView:
         self.api_figure.x_range.factors = factors
         self.api_source.data = data
         self.api_figure.visible = bool(factors)
+        self.holdout.text = sections.holdout(snap)
         self.benchmarks.text = sections.benchmarks(snap)
         self.trace_intro.text = sections.trace_intro(snap, live=live)
         if self.trace_input is not None:
@@ -343,6 +345,7 @@ class DashboardView:
             self.section("attribution", self.attribution),
             self.section("costs", self.costs),
             self.section("api", self.api, self.api_figure),
+            self.section("holdout", self.holdout),
             self.section("benchmarks", self.benchmarks),
             self.section(
                 "trace",

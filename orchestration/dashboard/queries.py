@@ -45,6 +45,7 @@ from orchestration.report import (
     ReasonRow,
     Scope,
     SurvivalRow,
+    UpliftRow,
     _columns,
     _filters,
     _has_table,
@@ -57,6 +58,7 @@ from orchestration.report import (
     campaign_rows,
     cohort_date_bounds,
     cost_rows,
+    holdout_rows,
     latency_summary,
     open_serving,
     period_start,
@@ -545,6 +547,22 @@ def trace(con: duckdb.DuckDBPyConnection, value: str) -> Trace:
     return Trace(value, kind, load_paths(con, dispatch_ids), total)
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """holdout_uplift summed per campaign over the range (the report's UpliftRow: rates,
+    uplift and 95 % intervals computed from the sums)."""
+
+    available: bool
+    note: str = ""
+    rows: list[UpliftRow] = field(default_factory=list)
+
+
+def holdout(con: duckdb.DuckDBPyConnection, scope: Scope, date_range: DateRange) -> Holdout:
+    if not _has_table(con, "holdout_uplift"):
+        return Holdout(False, f"marts.holdout_uplift: {NOT_PUBLISHED}")
+    return Holdout(True, rows=holdout_rows(con, scope, date_range))
+
+
 def export_available(con: duckdb.DuckDBPyConnection) -> tuple[bool, str]:
     """Whether the export of a reason's recipients can run: its module and its mart."""
     if importlib.util.find_spec(EXPORT_MODULE) is None:
@@ -582,6 +600,7 @@ class Snapshot:
     costs: Costs
     api: Api
     lineage: Lineage
+    holdout: Holdout
     export: tuple[bool, str]
 
     @property
@@ -617,5 +636,6 @@ def snapshot(con: duckdb.DuckDBPyConnection, selection: Selection) -> Snapshot:
         costs=costs(con, scope, date_range),
         api=api(con, scope, date_range),
         lineage=lineage(con),
+        holdout=holdout(con, scope, date_range),
         export=export_available(con),
     )

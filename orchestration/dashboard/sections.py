@@ -44,8 +44,13 @@ from orchestration.report import (
     _count,
     _duration,
     _money,
+    _money_interval,
     _pct,
+    _per_recipient,
     _pp_diff,
+    _pp_interval,
+    _signed_money,
+    _signed_pp,
     _unit_cost,
 )
 from orchestration.trace import Event
@@ -803,6 +808,58 @@ def _trace_path(dispatch: str, events: Sequence[Event]) -> str:
             why += f"; possible solution: {esc(state.possible_solution)}"
         why += "</p>"
     return head + table(columns, body, "trace") + why
+
+
+# --------------------------------------------------------------------------- holdout uplift
+
+
+def holdout(snap: Snapshot) -> str:
+    """Per campaign with a control group in the range: both groups' conversion rates and
+    revenue per recipient, the uplift (treated - holdout) and its 95 % interval, all from
+    holdout_uplift's counts summed over the range."""
+    data = snap.holdout
+    out = ["<h2>Holdout uplift</h2>"]
+    if not data.available:
+        return "".join([*out, unavailable(data.note)])
+    if not data.rows:
+        return "".join([*out, '<p class="note">no campaign with a holdout in this range</p>'])
+    columns = [Col("campaign"), Col("treated", True), Col("conv. rate", True),
+               Col("holdout", True), Col("conv. rate", True), Col("uplift", True),
+               Col("95 % CI", True), Col("revenue / recipient", True),
+               Col("holdout", True), Col("uplift", True), Col("95 % CI", True),
+               Col("currency")]  # fmt: skip
+    body = []
+    for row in data.rows:
+        conversion, revenue = row.conversion_uplift, row.revenue_uplift
+        significant = conversion is not None and conversion.excludes_zero
+        uplift = _signed_pp(conversion.estimate if conversion else None)
+        body.append([
+            esc(row.campaign_id),
+            f'<span data-total="holdout_treated_{esc(row.campaign_id)}">'
+            f"{_count(row.treated_recipients)}</span>",
+            _pct(row.treated_rate),
+            f'<span data-total="holdout_holdout_{esc(row.campaign_id)}">'
+            f"{_count(row.holdout_recipients)}</span>",
+            _pct(row.holdout_rate),
+            f"<b>{uplift}</b>" if significant else uplift,
+            _pp_interval(conversion),
+            _per_recipient(row.treated_revenue_per_recipient),
+            _per_recipient(row.holdout_revenue_per_recipient),
+            _signed_money(revenue.estimate if revenue else None),
+            _money_interval(revenue),
+            esc(row.currency or ""),
+        ])  # fmt: skip
+    note = (
+        '<p class="note">treated = every targeted dispatch (sent or dropped: intention to '
+        "treat), holdout = recipients withheld as the campaign's control group; a recipient "
+        "converted with a goal event of the campaign within its conversion window after the "
+        "dispatch, clicked or not (not last click: the holdout got no message to click). "
+        "Uplift = treated - holdout over the counts summed over the range; 95 % CI: "
+        "Newcombe's hybrid score interval (two Wilson intervals) for the conversion rates, "
+        "normal approximation for revenue per recipient (account currency). Bold: the "
+        "interval excludes 0.</p>"
+    )
+    return "".join(out) + table(columns, body, "holdout_uplift") + note
 
 
 # --------------------------------------------------------------------------- benchmarks

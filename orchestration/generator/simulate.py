@@ -120,6 +120,12 @@ class World:
     unsubscribes: pd.DataFrame
     webhook_items: pd.DataFrame
     webhook_bodies: pd.DataFrame
+    #: HOLDOUT dispatches (docs/contract/extracts.md): recipients withheld as a campaign's
+    #: control group, never sent; not rows of ``dispatches`` (not targeted messages).
+    holdouts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The control groups' customers (acc, cmp, uid, user_id, phone, country): numbered
+    #: after each account's ``users``, never targeted by any campaign.
+    holdout_users: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -153,6 +159,9 @@ def simulate(cfg: GeneratorConfig, progress: ProgressLines | None = None) -> Wor
         campaigns, campaign_files = _campaign_files(cfg, campaigns, sends, first_ms, rngs[3])
         dispatches = _dispatches(cfg, sends, users, rngs[4])
         dispatches["api"] = campaigns["api"].to_numpy()[dispatches["cmp"].to_numpy()]
+        campaigns, holdouts, holdout_users = _holdouts(
+            cfg, accounts, campaigns, sends, users, len(dispatches)
+        )
     w = World(
         cfg=cfg,
         first_day=first_day,
@@ -175,6 +184,8 @@ def simulate(cfg: GeneratorConfig, progress: ProgressLines | None = None) -> Wor
         unsubscribes=pd.DataFrame(),
         webhook_items=pd.DataFrame(),
         webhook_bodies=pd.DataFrame(),
+        holdouts=holdouts,
+        holdout_users=holdout_users,
     )
     with progress.step("simulated outcomes, statuses, replies"):
         msgs = _outcomes(w, rngs[5])
@@ -183,6 +194,7 @@ def simulate(cfg: GeneratorConfig, progress: ProgressLines | None = None) -> Wor
     with progress.step("simulated clicks, conversions, webhooks"):
         clicks_all = _clicks(w, msgs, rngs[8])
         _conversions(w, clicks_all, rngs[9])
+        _holdout_conversions(w)
         _unsubscribes(w, msgs, rngs[10])
         _batch_webhooks(w, rngs[11])
     return w
@@ -640,6 +652,186 @@ def _dispatches(
     d["idx"] = np.arange(len(d))
     d["malformed"] = users["malformed"].to_numpy()[d["uid"]]
     return d
+
+
+#: Share of campaigns that keep a control group, and the share of each of their sends'
+#: recipients withheld into it (result HOLDOUT: never sent).
+HOLDOUT_CAMPAIGN_SHARE = 0.3
+HOLDOUT_SHARE = 0.1
+#: A holdout recipient makes the campaign's goal event within its window with this share
+#: of the probability a treated recipient does through a click (click_p x conv_p): the
+#: baseline the campaign would have had anyway, so the sample shows a positive uplift.
+HOLDOUT_BASELINE = 0.4
+
+
+def _holdout_rng(cfg: GeneratorConfig, stream: int) -> np.random.Generator:
+    """A random stream of its own for the holdouts: it draws nothing from the streams of
+    :func:`simulate`, so every decision about the targeted dispatches is unchanged by it."""
+    return np.random.default_rng([cfg.seed, 0x401D, stream])
+
+
+def _holdouts(
+    cfg: GeneratorConfig,
+    accounts: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    sends: pd.DataFrame,
+    users: pd.DataFrame,
+    first_idx: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Campaigns with a control group (``has_holdout``), its customers and their HOLDOUT
+    dispatches.
+
+    About :data:`HOLDOUT_CAMPAIGN_SHARE` of the campaigns (at least one automated one,
+    and one without, given two campaigns or more) keep a control group: customers of the
+    account (numbered after its other customers, numbers from its home country) that
+    the campaign never sends to, :data:`HOLDOUT_SHARE` of its audience. Each send
+    withholds each of them with the probability the send targets a customer of the pool
+    (n / pool), so about that share of every send's recipients are HOLDOUT rows,
+    processed during the send like the others. They are kept out of ``users``: every
+    targeted dispatch and everything decided about it is exactly as without holdouts.
+    Dispatch ids follow the targeted dispatches' (``first_idx`` on)."""
+    rng = _holdout_rng(cfg, 0)
+    n = len(campaigns)
+    chosen = rng.random(n) < HOLDOUT_CAMPAIGN_SHARE
+    automated = campaigns["campaign_type"].to_numpy() == "automated"
+    if automated.any() and not (chosen & automated).any():  # a control group over many days
+        chosen[np.flatnonzero(automated)[0]] = True
+    if n >= 2 and not chosen.any():
+        chosen[0] = True
+    if n >= 2 and chosen.all():
+        chosen[n - 1] = False
+    campaigns = campaigns.copy()
+    campaigns["has_holdout"] = chosen
+    pool = users.groupby("acc").size()
+    numbered = pool.to_dict()  # customers numbered so far, per account
+    next_uid = len(users)
+    group_parts, parts = [], []
+    for c in campaigns[chosen].itertuples():
+        size = max(1, round(int(pool[c.acc]) * HOLDOUT_SHARE / (1 - HOLDOUT_SHARE)))
+        uid = next_uid + np.arange(size, dtype=np.int64)
+        number = numbered[c.acc] + 1 + np.arange(size)
+        next_uid += size
+        numbered[c.acc] += size
+        country = accounts.at[c.acc, "country"]
+        phone = _phones(rng, country, size)
+        group_parts.append(
+            pd.DataFrame(
+                {
+                    "acc": c.acc,
+                    "cmp": c.cmp,
+                    "uid": uid,
+                    "user_id": np.char.add("cust_", np.char.zfill(number.astype(str), 6)),
+                    "phone": phone,
+                    "country": country,
+                }
+            )
+        )
+        for send in sends[sends["cmp"] == c.cmp].itertuples():
+            withheld = uid[rng.random(size) < min(1.0, send.n / int(pool[c.acc]))]
+            offset = (rng.random(len(withheld)) * send.duration_ms).astype(np.int64)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "send": send.send,
+                        "cmp": c.cmp,
+                        "acc": c.acc,
+                        "uid": withheld,
+                        "attempted_ms": send.start_ms + offset,
+                    }
+                )
+            )
+    columns = ["send", "cmp", "acc", "uid", "attempted_ms"]
+    h = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    h = h.astype({c: np.int64 for c in columns}).sort_values(
+        ["attempted_ms", "uid"], ignore_index=True
+    )
+    # ids after the targeted dispatches' (scramble is a bijection: no collision)
+    h["idx"] = first_idx + np.arange(len(h), dtype=np.int64)
+    h["api"] = campaigns["api"].to_numpy()[h["cmp"].to_numpy()]
+    group_columns = ["acc", "cmp", "uid", "user_id", "phone", "country"]
+    groups = (
+        pd.concat(group_parts, ignore_index=True)
+        if group_parts
+        else pd.DataFrame(columns=group_columns)
+    )
+    return campaigns, h, groups
+
+
+def _holdout_conversions(w: World) -> None:
+    """Goal events of holdout recipients at the baseline rate (:data:`HOLDOUT_BASELINE`),
+    within their window after the withheld dispatch, appended to ``w.conversions`` with
+    ids after the others (every earlier event keeps its id). One sits on the window's
+    end (inclusive), one a second past it, and the latest recipient's (when withheld on
+    the last day) falls just after ``as_of`` (not counted yet)."""
+    h = w.holdouts
+    if h.empty:
+        return
+    rng = _holdout_rng(w.cfg, 1)
+    cmp = h["cmp"].to_numpy()
+    c = w.campaigns
+    p = HOLDOUT_BASELINE * c["click_p"].to_numpy()[cmp] * c["conv_p"].to_numpy()[cmp]
+    chosen = rng.random(len(h)) < p
+    # at least two whose window ends before as_of, for the edges below
+    settled = np.flatnonzero(
+        h["attempted_ms"].to_numpy() + c["conversion_window_hours"].to_numpy()[cmp] * MS_H + MS_S
+        < w.as_of_ms
+    )
+    free = settled[~chosen[settled]]
+    missing = min(len(free), max(0, 2 - int(chosen[settled].sum())))
+    if missing:
+        chosen[rng.choice(free, missing, replace=False)] = True
+    chosen = np.flatnonzero(chosen)
+    window = c["conversion_window_hours"].to_numpy()[cmp[chosen]] * MS_H
+    attempted = h["attempted_ms"].to_numpy()[chosen]
+    delay = (rng.random(len(chosen)) * window).astype(np.int64)
+    fits = np.flatnonzero(attempted + window + MS_S < w.as_of_ms)
+    edges = fits[: min(2, len(fits))]
+    delay[edges[::2]] = window[edges[::2]]  # exactly at the window's end: counts
+    delay[edges[1::2]] = window[edges[1::2]] + MS_S  # one second late: does not
+    occurred = attempted + delay
+    # events after as_of are not exported yet (as in _conversions), but for one: the
+    # latest holdout recipient's, stamped just after as_of in the last day's file
+    exported = occurred < w.as_of_ms
+    rows = [chosen[exported], occurred[exported], np.zeros(int(exported.sum()), dtype=bool)]
+    latest = int(np.argmax(h["attempted_ms"].to_numpy()))
+    if h["attempted_ms"].iat[latest] >= w.as_of_ms - MS_D:
+        rows = [
+            np.r_[rows[0], latest],
+            np.r_[rows[1], w.as_of_ms + int(rng.integers(MS_S, MS_MIN))],
+            np.r_[rows[2], True],
+        ]
+    pick_rows, occurred, after = rows
+    e = pd.DataFrame(
+        {
+            "acc": h["acc"].to_numpy()[pick_rows],
+            "uid": h["uid"].to_numpy()[pick_rows],
+            "event_name": c["goal_event"].to_numpy()[cmp[pick_rows]],
+            "occurred_ms": occurred,
+            "after_as_of": after,
+        }
+    )
+    currency = w.accounts["currency"].to_numpy()[e["acc"].to_numpy()]
+    revenue_goal = e["event_name"].isin([*cat.REVENUE_GOALS, "Purchase"]).to_numpy()
+    cents = _revenue_cents(rng, currency).astype(float)
+    cents[~revenue_goal] = np.where(rng.random(int((~revenue_goal).sum())) < 0.6, np.nan, 0.0)
+    e["revenue_cents"] = pd.array(
+        np.where(np.isnan(cents), 0, cents).astype(np.int64), dtype="Int64"
+    )
+    e.loc[np.isnan(cents), "revenue_cents"] = pd.NA
+    e["currency"] = currency
+    user_ids = pd.Series(w.holdout_users["user_id"].to_numpy(), index=w.holdout_users["uid"])
+    e["user_id"] = user_ids.reindex(e["uid"].to_numpy()).to_numpy()
+    start = len(w.conversions)
+    e["key"] = scramble(start + np.arange(len(e)), SALT_EVENT)
+    e["day"] = np.where(e["after_as_of"], w.as_of_ms // MS_D - 1, e["occurred_ms"] // MS_D)
+    e["offset_ms"] = 0
+    acc = e["acc"].to_numpy()
+    for a, tz in enumerate(w.accounts["timezone"]):
+        mask = acc == a
+        if mask.any():
+            e.loc[mask, "offset_ms"] = utc_offsets_ms(e.loc[mask, "occurred_ms"].to_numpy(), tz)
+    e["dup_day"] = -1
+    w.conversions = pd.concat([w.conversions, e[list(w.conversions.columns)]], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- outcomes

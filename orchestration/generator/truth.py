@@ -254,6 +254,69 @@ def campaign_costs(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(["account_id", "campaign_id", "cohort_date"])
 
 
+HOLDOUT_COUNTS = ["recipients", "converters", "revenue_cents", "revenue_sum_squares"]
+
+
+def holdout_uplift(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """marts.holdout_uplift: per (account, campaign with a control group, cohort date),
+    treated (every targeted dispatch: intention to treat) and holdout recipients, those
+    whose customer made the campaign's goal event within its window after the dispatch
+    (by as_of, clicked or not), and that revenue in the account currency."""
+    tz = list(w.accounts["timezone"])
+    h = w.holdouts
+    held = w.campaigns.loc[w.campaigns["has_holdout"], "cmp"].to_numpy()
+    holdout = h[h["attempted_ms"] <= w.as_of_ms][["idx", "acc", "cmp", "uid", "attempted_ms"]]
+    holdout = holdout.assign(
+        holdout=True,
+        cohort=local_days(holdout["attempted_ms"].to_numpy(), holdout["acc"].to_numpy(), tz),
+    )
+    treated = msgs[np.isin(msgs["cmp"].to_numpy(), held)]
+    treated = treated[["idx", "acc", "cmp", "uid", "attempted_ms", "cohort"]].assign(holdout=False)
+    recipients = pd.concat([treated, holdout], ignore_index=True)
+    recipients = recipients[np.isin(recipients["cmp"].to_numpy(), holdout["cmp"].unique())]
+    cmp = recipients["cmp"].to_numpy()
+    recipients["goal"] = w.campaigns["goal_event"].to_numpy()[cmp]
+    recipients["window_ms"] = w.campaigns["conversion_window_hours"].to_numpy()[cmp] * MS_H
+    ev = w.conversions[w.conversions["occurred_ms"] <= w.as_of_ms].drop_duplicates("key")
+    acc_currency = w.accounts["currency"].to_numpy()[ev["acc"].to_numpy()]
+    cents = np.where(
+        ev["currency"].to_numpy() == acc_currency, ev["revenue_cents"].fillna(0).to_numpy(), 0
+    ).astype(np.int64)
+    ev = ev[["acc", "uid", "event_name", "occurred_ms"]].assign(cents=cents)
+    pairs = recipients[["idx", "holdout", "acc", "uid", "goal", "attempted_ms", "window_ms"]].merge(
+        ev, left_on=["acc", "uid", "goal"], right_on=["acc", "uid", "event_name"]
+    )
+    pairs = pairs[
+        (pairs["attempted_ms"] <= pairs["occurred_ms"])
+        & (pairs["occurred_ms"] <= pairs["attempted_ms"] + pairs["window_ms"])
+    ]
+    won = pairs.groupby(["holdout", "idx"])["cents"].sum()
+    index = pd.MultiIndex.from_frame(recipients[["holdout", "idx"]])
+    per_recipient = won.reindex(index)
+    recipients["converter"] = per_recipient.notna().to_numpy()
+    recipients["revenue_cents"] = per_recipient.fillna(0).to_numpy(np.int64)
+    recipients["revenue_sum_squares"] = (recipients["revenue_cents"] / 100) ** 2
+    rows = (
+        recipients.groupby([*KEYS, "holdout"])
+        .agg(
+            recipients=("idx", "size"),
+            converters=("converter", "sum"),
+            revenue_cents=("revenue_cents", "sum"),
+            revenue_sum_squares=("revenue_sum_squares", "sum"),
+        )
+        .unstack("holdout", fill_value=0)
+    )
+    out = pd.DataFrame(index=rows.index)
+    for group, flag in (("treated", False), ("holdout", True)):
+        for count in HOLDOUT_COUNTS:
+            column = (count, flag)
+            out[f"{group}_{count}"] = rows.get(column, 0)
+    out = out.reset_index()
+    for group in ("treated", "holdout"):
+        out[f"{group}_revenue"] = out.pop(f"{group}_revenue_cents") / 100
+    return out
+
+
 def compute_truth(w: World) -> dict:
     msgs = message_states(w)
     acc_ids = w.accounts["account_id"].to_numpy()
@@ -413,6 +476,20 @@ def compute_truth(w: World) -> dict:
         ),
         "api_comparison": _records(api_comparison(w, msgs)),
         "campaign_costs": _costs_records(campaign_costs(w, msgs)),
+        "holdout_uplift": _records(
+            label(holdout_uplift(w, msgs))[
+                [
+                    "account_id",
+                    "campaign_id",
+                    "cohort_date",
+                    *(
+                        f"{group}_{count}"
+                        for group in ("treated", "holdout")
+                        for count in ("recipients", "converters", "revenue", "revenue_sum_squares")
+                    ),
+                ]
+            ].sort_values(["account_id", "campaign_id", "cohort_date"])
+        ),
         "data_quality": {
             "unmapped_codes": int(
                 (msgs["dropped_reason"] == cat.UNMAPPED).sum()

@@ -236,11 +236,13 @@ class _Writer:
         corrupt: dict[str, list[str]],
         wrong_width: int,
         optional: tuple[str, ...] = (),
+        corrupt_where: dict[str, str] | None = None,
     ) -> None:
         """Write one tabular source from ``select_sql`` (text columns + _day, _ord, _dup).
 
         ``corrupt`` maps a column to replacement values: each value yields one
-        malformed copy of a random valid row with that column replaced.
+        malformed copy of a random valid row with that column replaced (a row
+        that also meets ``corrupt_where[column]``, SQL, when given).
         ``optional``: optional contract columns written after the required ones.
         """
         cols = [*SOURCES[source].column_names, *optional]
@@ -252,7 +254,9 @@ class _Writer:
         ).fetchone()
         self.stats.rows_written[source] = int(total)
         self.stats.duplicates_written[source] = int(dups)
-        bad = self._corrupt_rows(cols, corrupt, wrong_width if fmt != "parquet" else 0)
+        bad = self._corrupt_rows(
+            cols, corrupt, wrong_width if fmt != "parquet" else 0, corrupt_where or {}
+        )
         self.stats.malformed_written[source] = len(bad)
         if fmt == "parquet":
             # corrupted copies join the valid rows (flagged as _dup so nothing samples them)
@@ -295,7 +299,11 @@ class _Writer:
         self.drop("src", "bad", "out_lines")
 
     def _corrupt_rows(
-        self, cols: list[str], corrupt: dict[str, list[str]], wrong_width: int
+        self,
+        cols: list[str],
+        corrupt: dict[str, list[str]],
+        wrong_width: int,
+        corrupt_where: dict[str, str],
     ) -> list[tuple[int | None, int, list[str] | str]]:
         """Malformed copies of random valid rows: (day, ord, values or raw line)."""
         n_valid = self.con.execute("select count(*) from src where not _dup").fetchone()[0]
@@ -308,6 +316,8 @@ class _Writer:
         out = []
         for i, (col, value) in enumerate(jobs):
             where = "not _dup" + (f' and "{col}" is not null' if col else "")
+            if col in corrupt_where:
+                where += f" and ({corrupt_where[col]})"
             count = self.con.execute(f"select count(*) from src where {where}").fetchone()[0]
             if count == 0:
                 continue
@@ -387,28 +397,53 @@ class _Writer:
     def dispatches(self) -> None:
         w = self.w
         d = w.dispatches
-        frame = pd.DataFrame(
+        targeted = pd.DataFrame(
             {
                 "idx": d["idx"],
-                "dkey": scramble(d["idx"].to_numpy(), SALT_DISPATCH),
                 "acc": d["acc"],
                 "cmp": d["cmp"],
                 "send": d["send"],
                 "uid": d["uid"],
                 "attempted_ms": d["attempted_ms"],
                 "sent": d["sent"],
+                "holdout": False,
                 "wkey": d["wkey"],
                 "drop_code": d["drop_code"].astype("string"),
                 "meta_error_code": d["meta_error_code"],
                 "api": d["api"].astype("string"),
             }
         )
+        frames = [targeted]
+        h = w.holdouts
+        if not h.empty:  # the control groups: HOLDOUT rows, no wamid, no drop code
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "idx": h["idx"],
+                        "acc": h["acc"],
+                        "cmp": h["cmp"],
+                        "send": h["send"],
+                        "uid": h["uid"],
+                        "attempted_ms": h["attempted_ms"],
+                        "sent": False,
+                        "holdout": True,
+                        "wkey": np.int64(-1),
+                        "drop_code": pd.Series(pd.NA, index=h.index, dtype="string"),
+                        "meta_error_code": pd.Series(pd.NA, index=h.index, dtype="Int64"),
+                        "api": h["api"].astype("string"),
+                    }
+                )
+            )
+        frame = pd.concat(frames, ignore_index=True)
+        frame.insert(1, "dkey", scramble(frame["idx"].to_numpy(), SALT_DISPATCH))
         self.register("d", frame)
         self.register("sends", w.sends[["send", "send_id"]])
         self.register("campaign_ids", w.campaigns[["cmp", "campaign_id"]])
-        self.register(
-            "users", w.users[["uid", "user_id", "phone", "digits"]].astype({"phone": "string"})
-        )
+        users = w.users[["uid", "user_id", "phone", "digits"]]
+        if not w.holdout_users.empty:  # the control groups' customers (never messaged)
+            held = w.holdout_users[["uid", "user_id", "phone"]]
+            users = pd.concat([users, held.assign(digits=held["phone"].str.slice(1))])
+        self.register("users", users.astype({"phone": "string"}))
         self.register(
             "errors",
             pd.DataFrame(
@@ -419,7 +454,8 @@ class _Writer:
             "dispatches",
             "select 'dsp_' || hex12(dkey) as dispatch_id, a.account_id, c.campaign_id, s.send_id, "
             "u.user_id, u.phone as phone_number, ts_text(attempted_ms) as attempted_at, "
-            "case when sent then 'SENT' else 'DROPPED' end as result, "
+            "case when holdout then 'HOLDOUT' when sent then 'SENT' else 'DROPPED' end "
+            "as result, "
             "case when sent then wamid(wkey) end as wamid, drop_code, "
             "meta_error_code::varchar as meta_error_code, e.title as meta_error_title, "
             "d.api, attempted_ms // 86400000 as _day, 2 * idx as _ord, false as _dup "
@@ -431,9 +467,12 @@ class _Writer:
             {
                 "attempted_at": list(BAD_TIMESTAMPS[:2]),
                 "meta_error_code": ["131049x", "n/a"],
+                # a sent message reported as withheld: a HOLDOUT row with a wamid
+                "result": ["HOLDOUT"],
             },
             wrong_width=2,
             optional=("api",),
+            corrupt_where={"result": "wamid is not null"},
         )
 
     def clicks(self) -> None:

@@ -129,6 +129,34 @@ OPTIONAL_COLUMNS: dict[str, tuple[OptionalColumn, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class RowRule:
+    """A consistency rule between text columns of one row: when ``column`` holds ``value``
+    (compared case-insensitively, without surrounding whitespace), each of ``blank`` must
+    be empty; a row that breaks it is quarantined whole, with one reason per filled column:
+    ``<column> <VALUE> with a <filled column>: "<its value>" (<why>)``."""
+
+    column: str
+    value: str
+    blank: tuple[str, ...]
+    why: str
+
+
+#: Row rules of tabular sources (docs/contract/extracts.md), checked with the types: a
+#: ``HOLDOUT`` dispatch is a recipient withheld as the campaign's control group, never
+#: handed to WhatsApp, so it has neither a wamid nor a drop code.
+ROW_RULES: dict[str, tuple[RowRule, ...]] = {
+    "dispatches": (
+        RowRule(
+            "result",
+            "HOLDOUT",
+            ("wamid", "drop_code"),
+            "a holdout recipient is never sent: no wamid, no drop_code",
+        ),
+    ),
+}
+
+
 def tabular_columns(source: Source) -> tuple[tuple[str, str], ...]:
     """Contract columns of a tabular source with their DuckDB types (optional ones last)."""
     optional = tuple((c.name, "varchar") for c in OPTIONAL_COLUMNS.get(source.name, ()))

@@ -16,7 +16,10 @@ row's ordinal in its file is ``rowid`` minus the file's first ``rowid``.
 
 Optional columns (``schema.OPTIONAL_COLUMNS``, e.g. ``api`` of dispatches) may
 be absent from a file: every row then takes the column's default, as does a
-blank value; a value outside the accepted ones quarantines its row.
+blank value; a value outside the accepted ones quarantines its row. Row rules
+(``schema.ROW_RULES``: a ``HOLDOUT`` dispatch has no wamid and no drop_code)
+quarantine a row whose columns contradict each other, with a reason per
+contradiction.
 
 Line numbers in quarantine are physical lines (Parquet: 1-based row). DuckDB
 numbers rejected CSV records by record, not by physical line, and a parsed
@@ -52,7 +55,7 @@ from orchestration.loading.common import (
 from orchestration.loading.discovery import ExtractFile
 from orchestration.loading.jsonl import LINES, cleanup_lines, stage_lines
 from orchestration.loading.ledger import QUARANTINE
-from orchestration.loading.schema import OPTIONAL_COLUMNS, qualified
+from orchestration.loading.schema import OPTIONAL_COLUMNS, ROW_RULES, qualified
 
 STAGE = "_wa_stage"
 BAD = "_wa_bad"
@@ -158,6 +161,7 @@ class TabularLoader:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.optional = OPTIONAL_COLUMNS.get(source.name, ())
+        self.rules = ROW_RULES.get(source.name, ())
         self._offsets = "([0]::BIGINT[])"  # file_no -> rowid of the file's first staged row - 1
         self._csv_paths: dict[int, Path] = {}  # file_no -> path of the staged CSV files
 
@@ -183,13 +187,34 @@ class TabularLoader:
         accepted = ", ".join(literal(v) for v in self.optional[index].accepted)
         return f"({_is_blank(f'o{index}')} OR lower(trim(o{index})) IN ({accepted}))"
 
+    def _rule_breaches(self) -> list[tuple[str, str]]:
+        """(SQL predicate: the row breaks it, SQL reason) of each row rule's blank column.
+
+        The predicates read the stage's text columns and are never null."""
+        names = self.source.column_names
+        out = []
+        for rule in self.rules:
+            value = self._text(names.index(rule.column))
+            matches = f"coalesce(upper(trim({value})) = {literal(rule.value.upper())}, false)"
+            for blank in rule.blank:
+                text = self._text(names.index(blank))
+                word = f"{rule.column} {rule.value} with a {blank}: "
+                out.append(
+                    (
+                        f"({matches} AND NOT {_is_blank(text)})",
+                        f"{literal(word)} || '\"' || left({text}, {_VALUE_IN_REASON}) || '\"' "
+                        f"|| {literal(f' ({rule.why})')}",
+                    )
+                )
+        return out
+
     def _stage_select(self, sources: list[str]) -> str:
         """SELECT-list: text, typed value and validity of each contract column.
 
         ``sources[i]``: SQL giving contract column i as text, then each optional
         column (``NULL`` when the file lacks it). Each typed column is parsed
         once here; ``ok`` says the row has its key and every value parses (or is
-        blank) and every optional value is accepted (or blank).
+        blank), every optional value is accepted (or blank) and it breaks no row rule.
         """
         n = len(self.source.columns)
         items, checks = [], []
@@ -206,6 +231,7 @@ class TabularLoader:
         if self.source.key:
             key = self.source.column_names.index(self.source.key)
             checks.insert(0, f"NOT {_is_blank(self._text(key))}")
+        checks += [f"NOT {breach}" for breach, _ in self._rule_breaches()]
         items.append(f"({' AND '.join(checks) or 'true'}) AS ok")
         return ", ".join(items)
 
@@ -233,6 +259,8 @@ class TabularLoader:
                 f"THEN {literal(word)} || '\"' || left(o{index}, {_VALUE_IN_REASON}) || '\"' "
                 f"|| {literal(expected)} END"
             )
+        for breach, reason in self._rule_breaches():
+            parts.append(f"CASE WHEN {breach} THEN {reason} END")
         return f"concat_ws('; ', {', '.join(parts)})"
 
     # -- stage ------------------------------------------------------------------------

@@ -146,6 +146,21 @@ LINEAGE_MART = """
 """
 
 
+# cmp_a's holdout uplift over both cohort dates: 56/70 treated vs 48/80 holdout converters
+# (Newcombe 1998's worked example); cmp_b withheld nobody
+HOLDOUT_MART = """
+    create table marts.holdout_uplift (account_id varchar, campaign_id varchar,
+        cohort_date date, treated_recipients bigint, treated_converters bigint,
+        treated_revenue decimal(18, 4), treated_revenue_sum_squares decimal(38, 8),
+        holdout_recipients bigint, holdout_converters bigint, holdout_revenue decimal(18, 4),
+        holdout_revenue_sum_squares decimal(38, 8), currency varchar);
+    insert into marts.holdout_uplift values
+        ('acc_1', 'cmp_a', '2026-10-01', 30, 20, 60, 600, 30, 18, 30, 300, 'TRY'),
+        ('acc_1', 'cmp_a', '2026-10-02', 40, 36, 80, 800, 50, 30, 50, 500, 'TRY'),
+        ('acc_2', 'cmp_b', '2026-10-02', 10, 1, 0, 0, 0, 0, 0, 0, 'USD');
+"""
+
+
 def make_serving(path: Path, *, without: tuple[str, ...] = (), extra_sql: str = "") -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
@@ -340,6 +355,7 @@ def test_later_columns_and_marts_are_picked_up(tmp_path: Path) -> None:
         {COSTS_MART}
         {API_MART}
         {LINEAGE_MART}
+        {HOLDOUT_MART}
     """  # fmt: skip
     path = make_serving(tmp_path / "new.duckdb", extra_sql=extra)
     con = duckdb.connect(str(path), read_only=True)

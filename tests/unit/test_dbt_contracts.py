@@ -63,6 +63,8 @@ PRIMARY_KEYS: dict[str, tuple[str, ...] | None] = {
     "message_lineage": None,
     "api_comparison": ("account_id", "template_name", "api", "cohort_date"),
     "campaign_costs": ("account_id", "campaign_id", "cohort_date"),
+    "holdout_uplift": ("account_id", "campaign_id", "cohort_date"),
+    "holdout_uplift_summary": ("campaign_id",),
     "link_click_activity": None,
     "response_summary": None,
     "external_platform_responses": None,
@@ -116,6 +118,21 @@ NOT_NULL: dict[str, set[str]] = {
     "data_quality": {"check_name", "rows"},
     "api_comparison": {"sent", "delivered", "opens", "delivered_clicked"},
     "campaign_costs": {"delivered", "billable_messages", "costed_messages", "cost_usd", "cost"},
+    "holdout_uplift": {
+        f"{group}_{count}"
+        for group in ("treated", "holdout")
+        for count in ("recipients", "converters", "revenue", "revenue_sum_squares")
+    },
+    "holdout_uplift_summary": {
+        "account_id",
+        "first_cohort_date",
+        "last_cohort_date",
+        *(
+            f"{group}_{count}"
+            for group in ("treated", "holdout")
+            for count in ("recipients", "converters", "revenue")
+        ),
+    },
     "message_lineage": {
         "dispatch_id",
         "event_seq",

@@ -28,7 +28,7 @@ from orchestration.generator import catalog as cat
 from orchestration.generator.simulate import MS_D, MS_H, simulate
 from orchestration.generator.truth import message_states
 from orchestration.layout import SOURCES, ColumnType
-from orchestration.loading.schema import OPTIONAL_COLUMNS
+from orchestration.loading.schema import OPTIONAL_COLUMNS, ROW_RULES
 from tests.conftest import CAMPAIGN_COUNTS
 
 END = date(2026, 11, 10)
@@ -127,10 +127,19 @@ def read_source(root: Path, name: str) -> tuple[pd.DataFrame, int]:
     """Valid rows of a tabular source (with the file day) and the malformed count.
 
     The generator writes the optional columns too (dispatches' ``api``), after the
-    required ones; a value outside the accepted ones is malformed."""
+    required ones; a value outside the accepted ones is malformed, and so is a row that
+    breaks a row rule (a HOLDOUT dispatch with a wamid or a drop code)."""
     src = SOURCES[name]
     optional = OPTIONAL_COLUMNS.get(name, ())
     header = [*src.column_names, *(c.name for c in optional)]
+
+    def breaks_a_rule(rec: list) -> bool:
+        return any(
+            (rec[header.index(rule.column)] or "").strip().upper() == rule.value
+            and any((rec[header.index(blank)] or "").strip() for blank in rule.blank)
+            for rule in ROW_RULES.get(name, ())
+        )
+
     rows, bad = [], 0
     for path in sorted((root / src.folder).iterdir()):
         match = src.match(path.name)
@@ -157,6 +166,9 @@ def read_source(root: Path, name: str) -> tuple[pd.DataFrame, int]:
                 bad += 1
                 continue
             if any(v not in c.accepted for v, c in zip(extra, optional, strict=True)):
+                bad += 1
+                continue
+            if breaks_a_rule(rec):
                 bad += 1
                 continue
             rows.append([*values, *extra, match.groupdict().get("day")])
@@ -283,7 +295,7 @@ def oracle(root: Path) -> dict:
       select d.*, a.currency as account_currency,
         timezone(a.timezone, d.attempted_at::timestamptz)::date::varchar as cohort_date,
         c.goal_event, c.conversion_window_hours, c.template_name, c.template_language
-      from (select distinct on (dispatch_id) * from dispatches) d
+      from (select distinct on (dispatch_id) * from dispatches where result <> 'HOLDOUT') d
       join accounts a using (account_id) join camp c using (campaign_id);
     create table st as select distinct wamid, status, ts, code from statuses where ts <= {as_of_s};
     create table state as
@@ -689,6 +701,128 @@ def test_messy_realities_are_present(generated):
     bad_phone = ~dispatches["phone_number"].str.fullmatch(r"\+\d{10,15}")
     assert bad_phone.any()
     assert (dispatches.loc[bad_phone, "drop_code"] == "INVALID_PHONE_NUMBER").mean() > 0.5
+
+
+HOLDOUT_COLUMNS = [
+    f"{group}_{count}"
+    for group in ("treated", "holdout")
+    for count in ("recipients", "converters", "revenue", "revenue_sum_squares")
+]
+
+
+def holdout_oracle(root: Path) -> pd.DataFrame:
+    """marts.holdout_uplift recomputed from the files in SQL (marts.md, "Holdout uplift")."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    for name in ("accounts", "campaigns", "dispatches", "conversions"):
+        con.register(name, read_source(root, name)[0])
+    as_of = f"timestamp '{AS_OF:%Y-%m-%d %H:%M:%S}'"
+    frame = con.execute(
+        f"""
+        with camp as (
+          select * from campaigns
+          qualify row_number() over (partition by campaign_id order by _day desc) = 1),
+        d as (
+          select distinct on (dispatch_id) * from dispatches where attempted_at <= {as_of}),
+        held as (select distinct campaign_id from d where result = 'HOLDOUT'),
+        rcp as (
+          select d.dispatch_id, d.account_id, d.campaign_id, d.user_id, d.attempted_at,
+            d.result = 'HOLDOUT' as is_holdout, c.goal_event, c.conversion_window_hours,
+            timezone(a.timezone, d.attempted_at::timestamptz)::date::varchar as cohort_date
+          from d join accounts a using (account_id) join camp c using (campaign_id)
+          where d.campaign_id in (select campaign_id from held)),
+        ev as (
+          select distinct on (event_id) e.*, case when e.currency = a.currency
+            then coalesce(round(e.revenue * 100)::bigint, 0) else 0 end as cents
+          from conversions e join accounts a using (account_id)
+          where e.occurred_at <= {as_of}),
+        won as (
+          select r.dispatch_id, sum(ev.cents) / 100 as revenue
+          from rcp r join ev on ev.account_id = r.account_id and ev.user_id = r.user_id
+            and ev.event_name = r.goal_event and ev.occurred_at >= r.attempted_at
+            and ev.occurred_at <= r.attempted_at + to_hours(r.conversion_window_hours)
+          group by all),
+        outcome as (
+          select r.*, won.dispatch_id is not null as converted, coalesce(won.revenue, 0) as revenue
+          from rcp r left join won using (dispatch_id))
+        select account_id, campaign_id, cohort_date,
+          {
+            ", ".join(
+                f"count(*) filter (where {neg}is_holdout) as {g}_recipients, "
+                f"count(*) filter (where {neg}is_holdout and converted) as {g}_converters, "
+                f"coalesce(sum(revenue) filter (where {neg}is_holdout), 0) as {g}_revenue, "
+                f"coalesce(sum(revenue * revenue) filter (where {neg}is_holdout), 0) "
+                f"as {g}_revenue_sum_squares"
+                for g, neg in (("treated", "not "), ("holdout", ""))
+            )
+        }
+        from outcome group by all
+        """
+    ).df()
+    con.close()
+    return frame
+
+
+def _holdout_rows(rows: pd.DataFrame) -> dict[tuple, tuple]:
+    return {
+        (r.account_id, r.campaign_id, str(r.cohort_date)): tuple(
+            round(float(getattr(r, c)), 2) for c in HOLDOUT_COLUMNS
+        )
+        for r in rows.itertuples()
+    }
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_holdout_truth_matches_files(generated, fmt):
+    result, truth = generated(fmt)
+    expected = _holdout_rows(pd.DataFrame(truth["holdout_uplift"]))
+    actual = _holdout_rows(holdout_oracle(result.out))
+    assert expected and actual.keys() == expected.keys()
+    for key, values in expected.items():
+        assert actual[key] == pytest.approx(values, abs=0.011), key
+
+
+def test_holdouts_are_a_control_group_with_a_lower_baseline(generated):
+    """About 30 % of the campaigns keep a control group of about 10 % of every send's
+    recipients: HOLDOUT rows (no wamid, no drop code), customers the campaign never sends
+    to, counted in no message figure; over the sample they convert less often than the
+    treated recipients."""
+    result, truth = generated("csv")
+    dispatches, _ = read_source(result.out, "dispatches")
+    holdouts = dispatches[dispatches["result"] == "HOLDOUT"]
+    assert len(holdouts) and holdouts["wamid"].isna().all() and holdouts["drop_code"].isna().all()
+    campaigns = set(holdouts["campaign_id"])
+    assert 1 <= len(campaigns) < SMALL["campaigns"]
+    rows = pd.DataFrame(truth["holdout_uplift"])
+    assert set(rows["campaign_id"]) == campaigns
+    daily = pd.DataFrame(truth["campaign_daily"]).set_index(["campaign_id", "cohort_date"])
+    treated = rows.set_index(["campaign_id", "cohort_date"])["treated_recipients"]
+    targeted = daily["targeted"].reindex(treated.index, fill_value=0)
+    assert (treated == targeted).all()  # intention to treat: every targeted dispatch
+    assert daily["targeted"].sum() == len(dispatches) - len(holdouts)
+    totals = rows.sum(numeric_only=True)
+    share = totals["holdout_recipients"] / (
+        totals["holdout_recipients"] + totals["treated_recipients"]
+    )
+    assert 0.07 < share < 0.13
+    treated_rate = totals["treated_converters"] / totals["treated_recipients"]
+    holdout_rate = totals["holdout_converters"] / totals["holdout_recipients"]
+    assert 0 < holdout_rate < treated_rate
+    customers = set(zip(holdouts["account_id"], holdouts["user_id"], strict=True))
+    targeted_customers = dispatches.loc[dispatches["result"] != "HOLDOUT"]
+    assert not customers & set(
+        zip(targeted_customers["account_id"], targeted_customers["user_id"], strict=True)
+    )
+
+
+def test_holdout_window_edges_and_a_late_event():
+    w = simulate(GeneratorConfig(out=Path("unused"), **SMALL))
+    h = w.holdouts.merge(w.campaigns[["cmp", "goal_event", "conversion_window_hours"]], on="cmp")
+    e = w.conversions.merge(h, left_on=["uid", "event_name"], right_on=["uid", "goal_event"])
+    late = e["occurred_ms"] - e["attempted_ms"] - e["conversion_window_hours"] * MS_H
+    assert (late == 0).any() and (late == 1000).any()
+    assert (e["occurred_ms"] > w.as_of_ms).any()
+    assert w.conversions["key"].is_unique
 
 
 def test_last_click_ties_and_window_edges():
