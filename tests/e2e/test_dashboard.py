@@ -337,6 +337,23 @@ def expected_totals(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, e
         **totals,
         **expected_api(con, scope, start, end),
         **expected_costs(con, scope, start, end),
+        **expected_holdout(con, scope, start, end),
+    }
+
+
+def expected_holdout(con: duckdb.DuckDBPyConnection, scope: Scope, start: date, end: date) -> dict:
+    """The holdout section's treated and holdout recipients per campaign, summed from
+    holdout_uplift over the range."""
+    where, params = _where(scope, start, end, "cohort_date")
+    rows = con.execute(
+        "select campaign_id, sum(treated_recipients), sum(holdout_recipients) "
+        f"from marts.holdout_uplift where {where} group by campaign_id",
+        params,
+    ).fetchall()
+    return {
+        f"holdout_{group}_{campaign}": f"{int(count):,}"
+        for campaign, treated, holdout in rows
+        for group, count in (("treated", treated), ("holdout", holdout))
     }
 
 
