@@ -259,3 +259,44 @@ def test_latency_summary_of_all_campaigns_counts_every_campaign_day(
         for event in EVENTS
     }
     assert summary.before_send == negative
+
+
+def test_latency_rows_equal_the_ground_truth(pipeline_run: PipelineRun) -> None:
+    """Every row of message_latency_daily against the generator's ground truth (computed
+    from the simulation's own event times): counts exact, percentiles to 1e-6 s."""
+    names = ("delivered", "opens", "clicked_messages")
+    percentile_columns = [f"seconds_to_{e}_p{int(q * 100)}" for e in EVENTS for q in PERCENTILES]
+    rows = pipeline_run.query(
+        f"select account_id, campaign_id, cohort_date, sent, {', '.join(names)}, "
+        "delivered_before_send, read_before_send, first_click_before_send, "
+        f"{', '.join(percentile_columns)} from marts.message_latency_daily"
+    )
+    truth = {
+        (r["account_id"], r["campaign_id"], r["cohort_date"]): r
+        for r in pipeline_run.truth["message_latency_daily"]
+    }
+    assert {(a, c, d.isoformat()) for a, c, d, *_ in rows} == set(truth)
+    for account, campaign, day, sent, *values in rows:
+        want = truth[account, campaign, day.isoformat()]
+        counts = [want["sent"]] + [want[f"{e}_count"] for e in EVENTS]
+        counts += [want[f"{e}_before_send"] for e in EVENTS]
+        assert [sent, *values[:6]] == counts, (account, campaign, day)
+        for column, actual in zip(percentile_columns, values[6:], strict=True):
+            assert _close(actual, want[column]), (account, campaign, day, column)
+
+
+def test_survival_rows_equal_the_ground_truth(pipeline_run: PipelineRun) -> None:
+    rows = pipeline_run.query(
+        "select account_id, campaign_id, cohort_date, horizon_hours, sent, at_risk, "
+        "without_report from marts.delivery_survival"
+    )
+    actual = {(a, c, d.isoformat(), h): tuple(v) for a, c, d, h, *v in rows}
+    expected = {
+        (r["account_id"], r["campaign_id"], r["cohort_date"], r["horizon_hours"]): (
+            r["sent"],
+            r["at_risk"],
+            r["without_report"],
+        )
+        for r in pipeline_run.truth["delivery_survival"]
+    }
+    assert actual == expected

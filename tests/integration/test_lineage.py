@@ -232,3 +232,41 @@ def test_trace_unknown_ids_exit_2(pipeline_run: PipelineRun) -> None:
         result = run_cli("trace", *argv, env=pipeline_run.env)
         assert result.returncode == 2, result.stdout
         assert result.stderr.startswith("error: unknown "), result.stderr
+
+
+def test_state_rows_equal_the_ground_truth(pipeline_run: PipelineRun) -> None:
+    """Each message's final state row, counted per campaign, cohort date and state (and
+    per reason), equals the generator's ground truth for the cohort dates the lineage
+    covers."""
+    ((first,),) = _published(pipeline_run, "select min(cohort_date) from marts.message_lineage")
+    states = _published(
+        pipeline_run,
+        "select account_id, campaign_id, cohort_date, message_state, count(*) "
+        "from marts.message_lineage where event_kind = 'state' group by all",
+    )
+    actual = {(a, c, d.isoformat(), state): n for a, c, d, state, n in states}
+    columns = {"delivered": "delivered", "undelivered": "undelivered",
+               "pending": "delivery_pending", "dropped": "dropped"}  # fmt: skip
+    expected = {
+        (r["account_id"], r["campaign_id"], r["cohort_date"], state): r[column]
+        for r in pipeline_run.truth["campaign_daily"]
+        if r["cohort_date"] >= first.isoformat()
+        for state, column in columns.items()
+        if r[column]
+    }
+    assert actual == expected
+
+    reasons = _published(
+        pipeline_run,
+        "select account_id, campaign_id, cohort_date, message_state, reason, count(*) "
+        "from marts.message_lineage where event_kind = 'state' "
+        "and message_state in ('dropped', 'undelivered') group by all",
+    )
+    actual_reasons = {(a, c, d.isoformat(), s, why): n for a, c, d, s, why, n in reasons}
+    expected_reasons = {
+        (r["account_id"], r["campaign_id"], r["cohort_date"], state, r["reason"]): r["messages"]
+        for state, key in (("dropped", "dropped_reasons"), ("undelivered", "undelivered_reasons"))
+        for r in pipeline_run.truth[key]
+        if r["cohort_date"] >= first.isoformat()
+    }
+    assert actual_reasons == expected_reasons
