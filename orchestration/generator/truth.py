@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 
 from orchestration.generator import catalog as cat
-from orchestration.generator.simulate import MS_H, MS_S, World, is_billable, local_days
+from orchestration.generator.simulate import (
+    MS_H,
+    MS_S,
+    SALT_DISPATCH,
+    World,
+    is_billable,
+    local_days,
+    scramble,
+)
 
 KEYS = ["acc", "cmp", "cohort"]
 COUNTS = [
@@ -87,25 +95,33 @@ def message_states(w: World) -> pd.DataFrame:
     return out
 
 
-def attributed_conversions(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
-    """Goal events attributed to their last click whose window contains them."""
-    clicks = valid_clicks(w)
+def _goal_events(w: World) -> pd.DataFrame:
+    """The goal events by as_of, each once."""
     ev = w.conversions[w.conversions["occurred_ms"] <= w.as_of_ms].drop_duplicates("key")
-    cand = ev[
-        ["key", "acc", "uid", "event_name", "occurred_ms", "revenue_cents", "currency"]
-    ].merge(
+    return ev[["key", "acc", "uid", "event_name", "occurred_ms", "revenue_cents", "currency"]]
+
+
+def _click_candidates(w: World, window_ms: int | None = None) -> pd.DataFrame:
+    """Every (goal event, click) whose click window holds the event: the clicked
+    campaign's own window, or ``window_ms``."""
+    clicks = valid_clicks(w)
+    cand = _goal_events(w).merge(
         clicks[["acc", "uid", "goal", "clicked_ms", "window_ms", "key", "idx"]].rename(
             columns={"key": "click_key"}
         ),
         left_on=["acc", "uid", "event_name"],
         right_on=["acc", "uid", "goal"],
     )
-    cand = cand[
+    window = cand["window_ms"] if window_ms is None else window_ms
+    return cand[
         (cand["clicked_ms"] <= cand["occurred_ms"])
-        & (cand["occurred_ms"] <= cand["clicked_ms"] + cand["window_ms"])
+        & (cand["occurred_ms"] <= cand["clicked_ms"] + window)
     ]
-    # latest click; ties: greatest click_id as text (fixed-width hex sorts like the key)
-    best = cand.sort_values(["key", "clicked_ms", "click_key"]).drop_duplicates("key", keep="last")
+
+
+def _credited(w: World, msgs: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
+    """Credits on their message's campaign and cohort, revenue counted in the account's
+    currency only."""
     best = best.merge(msgs[["idx", "cmp", "cohort"]], on="idx")
     acc_currency = w.accounts["currency"].to_numpy()[best["acc"].to_numpy()]
     best["same_currency"] = best["currency"].to_numpy() == acc_currency
@@ -113,6 +129,73 @@ def attributed_conversions(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
         best["same_currency"], best["revenue_cents"].fillna(0).to_numpy(np.int64), 0
     )
     return best
+
+
+def attributed_conversions(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """Goal events attributed to their last click whose window contains them."""
+    cand = _click_candidates(w)
+    # latest click; ties: greatest click_id as text (fixed-width hex sorts like the key)
+    best = cand.sort_values(["key", "clicked_ms", "click_key"]).drop_duplicates("key", keep="last")
+    return _credited(w, msgs, best)
+
+
+#: attribution_sensitivity's click windows: hours, or the clicked campaign's own (None)
+CLICK_WINDOWS = {"1d": 24 * MS_H, "7d": 168 * MS_H, "campaign": None}
+
+
+def attribution_sensitivity(w: World, msgs: pd.DataFrame) -> pd.DataFrame:
+    """attribution_sensitivity's non-zero rows: conversions and revenue (cents) per model,
+    window and (account, campaign, cohort) of the credited message (marts.md)."""
+    credits = []
+    for window, window_ms in CLICK_WINDOWS.items():
+        cand = _click_candidates(w, window_ms).merge(msgs[["idx", "cmp"]], on="idx")
+        order = cand.sort_values(["key", "clicked_ms", "click_key"])
+        # first click: the earliest; ties, as the headline rule: the greatest click_id
+        earliest = cand.groupby("key")["clicked_ms"].transform("min")
+        first = cand[cand["clicked_ms"] == earliest].sort_values(["key", "click_key"])
+        models = {
+            "last_click": order.drop_duplicates("key", keep="last"),
+            "first_click": first.drop_duplicates("key", keep="last"),
+            # every clicked campaign, on its own latest click
+            "any_click": order.drop_duplicates(["key", "cmp"], keep="last"),
+        }
+        for model, best in models.items():
+            credits.append(_credited(w, msgs, best.drop(columns="cmp")).assign(
+                attribution_model=model, attribution_window=window
+            ))  # fmt: skip
+
+    # delivered view: the latest delivery (as of as_of) of a campaign with the event's goal
+    # in the 24 h up to the event; ties: the greatest dispatch_id (its key sorts alike)
+    st = w.statuses
+    st = st[
+        st["known"]
+        & (st["ts"] <= w.as_of_ms // MS_S)
+        & st["status"].isin(["delivered", "read", "played"])
+    ]
+    delivered = (st["ts"] * MS_S).groupby(st["idx"]).min().rename("delivered_ms").reset_index()
+    delivered = delivered.merge(msgs[["idx", "acc", "uid", "cmp"]], on="idx")
+    delivered["goal"] = w.campaigns["goal_event"].to_numpy()[delivered["cmp"].to_numpy()]
+    delivered["dkey"] = scramble(delivered["idx"].to_numpy(), SALT_DISPATCH)
+    views = _goal_events(w).merge(
+        delivered.drop(columns="cmp"), left_on=["acc", "uid", "event_name"],
+        right_on=["acc", "uid", "goal"],
+    )  # fmt: skip
+    views = views[
+        (views["delivered_ms"] <= views["occurred_ms"])
+        & (views["occurred_ms"] <= views["delivered_ms"] + 24 * MS_H)
+    ]
+    best = views.sort_values(["key", "delivered_ms", "dkey"]).drop_duplicates("key", keep="last")
+    credits.append(_credited(w, msgs, best).assign(
+        attribution_model="delivered_view_24h", attribution_window="24h"
+    ))  # fmt: skip
+
+    rows = (
+        pd.concat(credits, ignore_index=True)
+        .groupby([*KEYS, "attribution_model", "attribution_window"])
+        .agg(conversions=("key", "size"), revenue_cents=("counted_cents", "sum"))
+        .reset_index()
+    )
+    return rows
 
 
 def valid_clicks(w: World) -> pd.DataFrame:
@@ -547,6 +630,7 @@ def compute_truth(w: World) -> dict:
         ),
         "api_comparison": _records(api_comparison(w, msgs)),
         "campaign_costs": _costs_records(campaign_costs(w, msgs)),
+        "attribution_sensitivity": _attribution_records(label(attribution_sensitivity(w, msgs))),
         **dict(
             zip(
                 ("message_latency_daily", "delivery_survival"),
@@ -615,3 +699,9 @@ def _costs_records(df: pd.DataFrame) -> list[dict]:
         rec["cost_usd"] = float(usd)
         rec["cost"] = float(cost)
     return records
+
+
+def _attribution_records(df: pd.DataFrame) -> list[dict]:
+    df["revenue"] = df.pop("revenue_cents") / 100
+    keys = ["attribution_model", "attribution_window", "account_id", "campaign_id", "cohort_date"]
+    return _records(df[[*keys, "conversions", "revenue"]].sort_values(keys))

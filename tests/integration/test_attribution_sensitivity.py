@@ -264,3 +264,21 @@ def test_delivered_view_24h_recomputed_from_staging(pipeline_run: PipelineRun) -
     expected = _credit_rows([credit for _, credit in latest.values()])
     assert expected
     assert _mart_rows(pipeline_run, "delivered_view_24h", "24h") == expected
+
+
+def test_every_model_and_window_equals_the_ground_truth(pipeline_run: PipelineRun) -> None:
+    """All ten model and window pairs, row for row, against the generator's ground truth
+    (computed from the simulation's own clicks, deliveries and goal events)."""
+    rows = pipeline_run.query(
+        "select attribution_model, attribution_window, account_id, campaign_id, "
+        "strftime(cohort_date, '%Y-%m-%d'), conversions, revenue "
+        "from marts.attribution_sensitivity where conversions > 0"
+    )
+    actual = {tuple(r[:5]): (r[5], _money(r[6])) for r in rows}
+    expected = {
+        (r["attribution_model"], r["attribution_window"], r["account_id"], r["campaign_id"],
+         r["cohort_date"]): (r["conversions"], _money(r["revenue"]))
+        for r in pipeline_run.truth["attribution_sensitivity"]
+    }  # fmt: skip
+    assert {key[:2] for key in expected} == {key[:2] for key in actual}
+    assert actual == expected
