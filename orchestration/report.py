@@ -1732,12 +1732,8 @@ def _api_rows(row: ApiRow, labels: list[str]) -> list[list[str]]:
         labels = [""] * len(labels)
     if row.both:
         lines.append([*labels, "MM - Cloud", "",
-                      *(_pp_diff(row.difference(name)) for name in API_RATES)])  # fmt: skip
+                      *(_signed_pp(row.difference(name)) for name in API_RATES)])  # fmt: skip
     return lines
-
-
-def _pp_diff(difference: float | None) -> str:
-    return "n/a" if difference is None else f"{difference * 100:+.1f} pp"
 
 
 def _api_lines(comparison: ApiComparison, scope: Scope, top: int) -> list[str]:
@@ -1836,6 +1832,7 @@ def _lineage_lines(summary: LineageSummary, start: date | None) -> list[str]:
 
 
 def _signed_pp(value: float | None) -> str:
+    """A difference of rates in percentage points, signed: ``+2.1 pp``."""
     return "n/a" if value is None else f"{value * 100:+.1f} pp"
 
 

@@ -82,46 +82,41 @@ charged_groups as (
     from message_groups
 ),
 
--- the latest rate effective on or before the cohort date
-group_rates as (
+-- the latest rate effective on or before the cohort date, once per (market,
+-- category, day) however many campaigns share it
+day_rates as (
     select
-        charged_groups.account_id,
-        charged_groups.campaign_id,
-        charged_groups.cohort_date,
-        charged_groups.recipient_country,
-        charged_groups.pricing_category,
-        charged_groups.is_billable,
+        lookups.recipient_country,
+        lookups.rate_category,
+        lookups.cohort_date,
         {{ max_by('message_rates.rate_usd', 'message_rates.effective_from') }} as rate_usd
-    from charged_groups
+    from (
+        select distinct recipient_country, rate_category, cohort_date
+        from charged_groups
+        where uncharged_status is null
+    ) as lookups
     inner join message_rates
-        on charged_groups.recipient_country = message_rates.market
-        and charged_groups.rate_category = message_rates.pricing_category
-        and charged_groups.cohort_date >= message_rates.effective_from
-    where charged_groups.uncharged_status is null
-    group by
-        charged_groups.account_id,
-        charged_groups.campaign_id,
-        charged_groups.cohort_date,
-        charged_groups.recipient_country,
-        charged_groups.pricing_category,
-        charged_groups.is_billable
+        on lookups.recipient_country = message_rates.market
+        and lookups.rate_category = message_rates.pricing_category
+        and lookups.cohort_date >= message_rates.effective_from
+    group by lookups.recipient_country, lookups.rate_category, lookups.cohort_date
 ),
 
 -- units per euro of USD and of the account currency, latest on or before the day
-group_fx as (
+day_fx as (
     select
-        charged_groups.campaign_id,
-        charged_groups.cohort_date,
+        lookups.currency,
+        lookups.cohort_date,
         {{ max_by('usd.units_per_eur', 'usd.rate_date') }} as usd_per_eur,
         {{ max_by('account_fx.units_per_eur', 'account_fx.rate_date') }} as currency_per_eur
-    from (select distinct campaign_id, cohort_date, currency from charged_groups) as charged_groups
+    from (select distinct currency, cohort_date from charged_groups) as lookups
     inner join fx_rates as usd
         on usd.currency = 'USD'
-        and charged_groups.cohort_date >= usd.rate_date
+        and lookups.cohort_date >= usd.rate_date
     inner join fx_rates as account_fx
-        on charged_groups.currency = account_fx.currency
-        and charged_groups.cohort_date >= account_fx.rate_date
-    group by charged_groups.campaign_id, charged_groups.cohort_date
+        on lookups.currency = account_fx.currency
+        and lookups.cohort_date >= account_fx.rate_date
+    group by lookups.currency, lookups.cohort_date
 ),
 
 costed_groups as (
@@ -134,28 +129,27 @@ costed_groups as (
         charged_groups.is_billable,
         charged_groups.currency,
         charged_groups.messages,
-        group_rates.rate_usd,
+        day_rates.rate_usd,
         case
             when charged_groups.uncharged_status is not null then charged_groups.uncharged_status
-            when group_rates.rate_usd is null then 'no rate'
-            when group_fx.usd_per_eur is null then 'no exchange rate'
+            when day_rates.rate_usd is null then 'no rate'
+            when day_fx.usd_per_eur is null then 'no exchange rate'
             else 'priced'
         end as cost_status,
         case
             when charged_groups.uncharged_status = 'free' then 0
-            else charged_groups.messages * group_rates.rate_usd
+            else charged_groups.messages * day_rates.rate_usd
         end as cost_usd,
-        group_fx.currency_per_eur / group_fx.usd_per_eur as currency_per_usd
+        day_fx.currency_per_eur / day_fx.usd_per_eur as currency_per_usd
     from charged_groups
-    left join group_rates
-        on charged_groups.campaign_id = group_rates.campaign_id
-        and charged_groups.cohort_date = group_rates.cohort_date
-        and charged_groups.recipient_country is not distinct from group_rates.recipient_country
-        and charged_groups.pricing_category is not distinct from group_rates.pricing_category
-        and charged_groups.is_billable is not distinct from group_rates.is_billable
-    left join group_fx
-        on charged_groups.campaign_id = group_fx.campaign_id
-        and charged_groups.cohort_date = group_fx.cohort_date
+    left join day_rates
+        on charged_groups.uncharged_status is null
+        and charged_groups.recipient_country = day_rates.recipient_country
+        and charged_groups.rate_category = day_rates.rate_category
+        and charged_groups.cohort_date = day_rates.cohort_date
+    left join day_fx
+        on charged_groups.currency = day_fx.currency
+        and charged_groups.cohort_date = day_fx.cohort_date
 ),
 
 final as (

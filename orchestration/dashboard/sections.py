@@ -47,7 +47,7 @@ from orchestration.report import (
     _money_interval,
     _pct,
     _per_recipient,
-    _pp_diff,
+    _pp,
     _pp_interval,
     _signed_money,
     _signed_pp,
@@ -131,13 +131,6 @@ def unavailable(note: str) -> str:
 
 def _rate(part: int | float, whole: int | float) -> str:
     return _pct(part / whole if whole else None)
-
-
-def _pp(own: float | None, base: float | None) -> str:
-    """A difference of rates in percentage points."""
-    if own is None or base is None:
-        return "n/a"
-    return f"{(own - base) * 100:+.1f} pp"
 
 
 def _label(name: str) -> str:
@@ -735,7 +728,7 @@ def _api_rows(row: ApiRow, labels: list[str], *, totals: bool) -> list[list[str]
         labels = [""] * len(labels)
     if row.both:
         rows.append([*labels, "<b>MM - Cloud</b>", "",
-                     *(_pp_diff(row.difference(name)) for name in API_RATES)])  # fmt: skip
+                     *(_signed_pp(row.difference(name)) for name in API_RATES)])  # fmt: skip
     return rows
 
 
