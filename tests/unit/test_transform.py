@@ -11,6 +11,7 @@ import pytest
 from orchestration.defs import build_state
 from orchestration.defs.build_state import build_inputs, record_build, up_to_date
 from orchestration.defs.transform import (
+    ENV_DBT_LOG_LEVEL_FILE,
     ENV_DBT_TARGET_PATH,
     dbt_environment,
     prune_folders,
@@ -79,6 +80,18 @@ def test_the_dbt_environment_is_restored_after_the_build(tmp_path: Path, monkeyp
         assert os.environ[ENV_DBT_TARGET_PATH] == str(warehouse_target_path(warehouse))
     assert os.environ["WA_AS_OF"] == "2020-01-01T00:00:00Z"
     assert ENV_DBT_TARGET_PATH not in os.environ
+
+
+def test_dbt_keeps_warnings_in_its_file_log_unless_told_otherwise(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.delenv(ENV_DBT_LOG_LEVEL_FILE, raising=False)
+    with dbt_environment(AS_OF, tmp_path / "w.duckdb"):
+        assert os.environ[ENV_DBT_LOG_LEVEL_FILE] == "warn"
+    assert ENV_DBT_LOG_LEVEL_FILE not in os.environ
+    monkeypatch.setenv(ENV_DBT_LOG_LEVEL_FILE, "debug")
+    with dbt_environment(AS_OF, tmp_path / "w.duckdb"):
+        assert os.environ[ENV_DBT_LOG_LEVEL_FILE] == "debug"
 
 
 def test_each_warehouse_has_its_own_target_folder(tmp_path: Path) -> None:
