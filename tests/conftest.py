@@ -103,6 +103,19 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+def copy_of(run: PipelineRun, tmp: Path) -> PipelineRun:
+    """A copy of a run's extracts, warehouse and publication under ``tmp``, with its own
+    Dagster home: an e2e test that runs the pipeline again leaves the shared run as it is."""
+    env = cli_env(tmp)
+    extracts = tmp / "extracts"
+    shutil.copytree(run.extracts, extracts)
+    warehouse = tmp / "warehouse.duckdb"
+    shutil.copyfile(run.warehouse, warehouse)
+    shutil.copyfile(run.serving, env["WA_SERVING_PATH"])
+    shutil.copytree(run.serving_parquet_dir, env["WA_SERVING_PARQUET_DIR"])
+    return PipelineRun(extracts=extracts, warehouse=warehouse, truth=run.truth, env=env)
+
+
 def files_of(root: Path) -> set[str]:
     """Every extract file under ``root``, as ``folder/name``."""
     return {p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_file()}

@@ -5,7 +5,6 @@ copy of the shared run's warehouse, hence e2e."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import duckdb
 import pytest
 
 from orchestration.publish import read_publication
-from tests.conftest import PipelineRun, cli_env, mart_fingerprints, run_cli
+from tests.conftest import PipelineRun, copy_of, mart_fingerprints, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +23,9 @@ REPORTS_QUARANTINE = {"data_quality"}
 def test_empty_garbage_and_misnamed_files_change_neither_as_of_nor_the_marts(
     shared_run: PipelineRun, tmp_path: Path
 ) -> None:
-    # a copy of the shared run's extracts and warehouse, so the shared run stays as it is
-    extracts = tmp_path / "extracts"
-    shutil.copytree(shared_run.extracts, extracts)
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(shared_run.warehouse, warehouse)
-    env = cli_env(tmp_path)
-    before = PipelineRun(extracts, warehouse, shared_run.truth, env)
+    # a copy of the shared run, so the shared run stays as it is
+    before = copy_of(shared_run, tmp_path)
+    extracts, warehouse, env = before.extracts, before.warehouse, before.env
     as_of_before = shared_run.query("select max(as_of) from raw._builds")[0][0]
     marts_before = mart_fingerprints(before)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +12,7 @@ import duckdb
 import pytest
 
 from orchestration import publish
-from orchestration.config import as_of_after
 from orchestration.defs.publishing import MART_KEYS, serving_publication
-from orchestration.loading.ledger import newest_loaded_day
 from orchestration.publish import (
     PUBLICATION_JSON,
     STORAGE_VERSION,
@@ -30,7 +26,7 @@ from orchestration.resources import (
     ServingResource,
     WarehouseResource,
 )
-from tests.conftest import PipelineRun, mart_fingerprints
+from tests.readers import Readers, check_reads
 
 AS_OF = datetime(2026, 11, 11, tzinfo=UTC)
 # what the synthetic warehouse publishes: two tables and a view over another schema
@@ -245,100 +241,6 @@ def test_nothing_to_publish_is_an_error_and_changes_nothing(tmp_path: Path) -> N
     assert temp_files(tmp_path, parquet) == []
 
 
-# A BI tool stand-in: reads the publication id and the row counts in one
-# transaction, in a loop, and prints one JSON line per read. "hold" keeps one
-# connection open; "reopen" opens the file for every read, as a new session does.
-READER = r"""
-import json, os, sys, time
-import duckdb
-path, mode, stop, tables = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
-pause = float(sys.argv[5])
-deadline = time.monotonic() + 120
-held = duckdb.connect(path, read_only=True) if mode == "hold" else None
-print(json.dumps({"ready": True}), flush=True)
-while not os.path.exists(stop) and time.monotonic() < deadline:
-    con = held
-    try:
-        con = con or duckdb.connect(path, read_only=True)
-        con.execute("begin transaction")
-        pub = con.execute("select publication_id from marts._publication").fetchone()[0]
-        counts = {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in tables}
-        con.execute("commit")
-        line = {"id": pub, "counts": counts}
-    except Exception as error:
-        line = {"error": f"{type(error).__name__}: {error}"}
-    finally:
-        if held is None and con is not None:
-            con.close()
-    print(json.dumps(line), flush=True)
-    time.sleep(pause)
-"""
-
-
-class Readers:
-    """Two reader processes on one serving file: one holds it open, one reopens it."""
-
-    def __init__(
-        self, serving: Path, folder: Path, tables: tuple[str, ...], *, pause: float = 0.01
-    ) -> None:
-        self.stop = folder / "stop"
-        self.logs = {mode: folder / f"reader-{mode}.jsonl" for mode in ("hold", "reopen")}
-        self.procs = {}
-        for mode, log in self.logs.items():
-            with log.open("w") as out:
-                self.procs[mode] = subprocess.Popen(
-                    [sys.executable, "-c", READER, str(serving), mode, str(self.stop),
-                     ",".join(tables), str(pause)],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not all(len(self.lines(mode)) >= 2 for mode in self.logs):
-            assert time.monotonic() < deadline, "readers did not start"
-            assert all(p.poll() is None for p in self.procs.values()), self.output()
-            time.sleep(0.05)
-
-    def lines(self, mode: str) -> list[dict]:
-        text = self.logs[mode].read_text()
-        return [json.loads(line) for line in text.splitlines()[:-1]]  # last may be partial
-
-    def output(self) -> str:
-        return "\n".join(log.read_text()[-2000:] for log in self.logs.values())
-
-    def wait_for(self, mode: str, publication_id: str) -> None:
-        deadline = time.monotonic() + 30
-        while not any(line.get("id") == publication_id for line in self.lines(mode)):
-            assert time.monotonic() < deadline, f"{mode} reader never saw {publication_id}"
-            time.sleep(0.05)
-
-    def finish(self) -> dict[str, list[dict]]:
-        self.stop.touch()
-        for proc in self.procs.values():
-            proc.wait(timeout=60)
-        return {
-            mode: [json.loads(line) for line in log.read_text().splitlines() if line]
-            for mode, log in self.logs.items()
-        }
-
-    def kill(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-def check_reads(reads: dict[str, list[dict]], expected: dict[str, dict[str, int]]) -> None:
-    """No read failed, and each saw exactly the counts of the publication it named."""
-    for mode, lines in reads.items():
-        results = [line for line in lines if "ready" not in line]
-        assert results, f"{mode} reader read nothing"
-        errors = [line["error"] for line in results if "error" in line]
-        assert errors == [], f"{mode} reader: {errors[:3]}"
-        for line in results:
-            want = {name: expected[line["id"]][name] for name in line["counts"]}
-            assert line["counts"] == want, f"{mode} reader saw a mix: {line}"
-
-
 def test_readers_see_the_old_or_the_new_publication_never_an_error(
     places: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -404,69 +306,3 @@ def test_the_asset_publishes_only_after_a_successful_build(tmp_path: Path, fail:
     assert metadata["rows"].value == sum(expected_rows(3).values())
     assert metadata["path"].value == str(serving.serving_path)
     assert read_publication(serving.serving_path)["as_of"] == AS_OF
-
-
-@pytest.mark.slow
-def test_run_publishes_and_a_rerun_changes_nothing_while_readers_poll(
-    pipeline_run: PipelineRun,
-) -> None:
-    """`wa-warehouse run` publishes every mart; rerunning the same files has
-    nothing to do and keeps the publication; rebuilding them (`--full-refresh`,
-    the warehouse locked meanwhile) changes no mart, and BI readers polling the
-    serving copy during that rebuild never hit a lock or a half-built table."""
-    run = pipeline_run
-    marts = {
-        name
-        for (name,) in run.query(
-            "select table_name from duckdb_tables() where schema_name = 'marts' union "
-            "select view_name from duckdb_views() where schema_name = 'marts' and not internal"
-        )
-    }
-    assert "campaign_performance" in marts and "external_platform_responses" in marts
-    con = duckdb.connect(str(run.serving), read_only=True)
-    try:
-        published = {
-            name: con.execute(f"select count(*) from marts.{name}").fetchone()[0]
-            for (name,) in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'marts'"
-            ).fetchall()
-        }
-        first_id, as_of = con.execute(
-            "select publication_id, as_of from marts._publication"
-        ).fetchone()
-    finally:
-        con.close()
-    assert set(published) == marts | {"_publication"}
-    for name in marts:
-        assert run.query(f"select count(*) from marts.{name}")[0][0] == published[name]
-        assert (run.serving_parquet_dir / f"{name}.parquet").is_file()
-    newest = duckdb.connect(str(run.warehouse), read_only=True)
-    try:  # the run's as-of time: the midnight after the newest day that loaded rows
-        assert as_of == as_of_after(newest_loaded_day(newest))
-    finally:
-        newest.close()
-
-    fingerprints = mart_fingerprints(run)
-    loads = run.query("select count(*) from raw._loads")
-    tables = ("campaign_performance", "campaign_performance_daily", "data_quality")
-    unchanged = run.rerun()
-    assert unchanged.returncode == 0, unchanged.stderr
-    assert "nothing loaded since the last build" in unchanged.stderr
-    assert read_publication(run.serving)["publication_id"] == first_id
-    readers = Readers(run.serving, run.warehouse.parent, tables, pause=0.2)  # light on 2 cores
-    try:
-        second = run.rerun("--full-refresh")
-        assert second.returncode == 0, second.stderr
-        new_id = read_publication(run.serving)["publication_id"]
-        readers.wait_for("reopen", new_id)
-        reads = readers.finish()
-    finally:
-        readers.kill()
-    assert new_id != first_id
-    expected = {first_id: published, new_id: published}  # same extracts: same marts
-    check_reads(reads, expected)
-    assert {line["id"] for line in reads["hold"][1:]} == {first_id}
-    assert f"DuckDB (open read-only)  {run.serving.resolve()}" in second.stdout
-    # a rerun over the same files loads nothing and changes no mart
-    assert run.query("select count(*) from raw._loads") == loads
-    assert mart_fingerprints(run) == fingerprints
