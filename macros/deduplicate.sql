@@ -26,7 +26,7 @@
 {# A stable text key over several columns (nulls allowed). #}
 {% macro surrogate_key(columns) -%}
     md5(concat_ws('|'
-    {%- for column in columns %}, coalesce(cast({{ column }} as varchar), '\N'){% endfor -%}
+    {%- for column in columns %}, coalesce(cast({{ column }} as string), '\N'){% endfor -%}
     ))
 {%- endmacro %}
 

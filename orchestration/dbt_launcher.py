@@ -7,7 +7,9 @@ every build to learn the dbt major version; dbt's own ``--version`` imports
 dbt and asks the package index for the latest release (a 1 s timeout): about
 4 s before every run starts, on a machine without internet too. The answer
 here names the same installed versions, without the latest-release lookup.
-Everything else, analysts' ``dbt`` commands included, is plain dbt.
+Everything else, analysts' ``dbt`` commands included, is plain dbt, with
+``JAVA_HOME`` pointing at a Java runtime for the ``spark`` target
+(orchestration/spark/jvm.py) unless the environment sets one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from orchestration.spark.jvm import set_java_home
 
 #: the real dbt, beside this interpreter (the project's venv)
 DBT = Path(sys.executable).parent / "dbt"
@@ -50,6 +54,7 @@ def main() -> None:
     if arguments == ["--version"]:
         print(version_text())
         return
+    set_java_home()
     os.execv(DBT, [str(DBT), *arguments])
 
 

@@ -120,7 +120,7 @@ delivered_view_touches as (
         conversions.user_id,
         conversions.event_name,
         conversions.occurred_at,
-        cast(null as varchar) as click_id,
+        cast(null as string) as click_id,
         delivered_messages.dispatch_id,
         delivered_messages.campaign_id,
         delivered_messages.cohort_date,

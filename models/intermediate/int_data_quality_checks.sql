@@ -40,7 +40,7 @@ quarantined_rows as (
 unknown_files as (
     select
         'unknown_files' as check_name,
-        cast(null as varchar) as source,
+        cast(null as string) as source,
         count(*) as rows,
         coalesce(string_agg(file, ', ' order by file), 'every file matches the layout')
             as details
@@ -131,9 +131,9 @@ unmapped_messages as (
         is_undelivered,
         case
             when is_undelivered
-                then 'webhook ' || coalesce(cast(error_code as varchar), 'without code')
+                then 'webhook ' || coalesce(cast(error_code as string), 'without code')
             when drop_code = 'META_API_ERROR'
-                then 'send call ' || coalesce(cast(error_code as varchar), 'without code')
+                then 'send call ' || coalesce(cast(error_code as string), 'without code')
             else 'drop code ' || coalesce(drop_code, 'missing')
         end as unmapped_code
     from {{ ref('int_messages') }}
@@ -143,7 +143,7 @@ unmapped_messages as (
 unmapped_codes as (
     select
         'unmapped_codes' as check_name,
-        cast(null as varchar) as source,
+        cast(null as string) as source,
         count(*) as rows,
         (
             count(*) filter (where is_dropped) || ' dropped, '
@@ -201,7 +201,7 @@ unknown_reply_payloads as (
 unpriced_messages as (
     select
         'unpriced_messages' as check_name,
-        cast(null as varchar) as source,
+        cast(null as string) as source,
         coalesce(sum(messages), 0) as rows,
         case
             when count(*) = 0 then 'every delivered message has a known cost'

@@ -39,7 +39,7 @@ campaigns as (
 reference_rates as (
     select
         *,
-        source || ' (' || cast(published_on as varchar) || ')' as source_label
+        source || ' (' || cast(published_on as string) || ')' as source_label
     from {{ ref('reference_engagement_rates') }}
 ),
 

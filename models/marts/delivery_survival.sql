@@ -87,7 +87,7 @@ horizons as (
     {%- for hours, label in horizons %}
     select
         cast({{ hours }} as integer) as horizon_hours,
-        cast('{{ label }}' as varchar) as horizon_label
+        cast('{{ label }}' as string) as horizon_label
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),

@@ -111,7 +111,7 @@ dispatch_rows as (
             when is_dropped
                 then 'dropped before WhatsApp: ' || dropped_reason
                     || ' (drop code ' || coalesce(drop_code, 'none')
-                    || coalesce(', Meta error ' || cast(error_code as varchar), '') || ')'
+                    || coalesce(', Meta error ' || cast(error_code as string), '') || ')'
             else 'sent to WhatsApp as ' || coalesce(wamid, 'an unknown wamid')
         end as detail
     from messages
@@ -139,7 +139,7 @@ status_rows as (
         case when status_events.status = 'failed' then 'undelivered' end as reason_kind,
         status_events.undelivered_reason as reason,
         'status ' || status_events.status
-        || coalesce(', error ' || cast(status_events.error_code as varchar), '')
+        || coalesce(', error ' || cast(status_events.error_code as string), '')
         || coalesce(' "' || status_events.error_title || '"', '')
         || coalesce(': ' || status_events.undelivered_reason, '') as detail
     from status_events
@@ -165,7 +165,7 @@ reply_rows as (
             else 'replied with button '
                 || coalesce('"' || coalesce(reply_title, button_text) || '" ', '')
                 || '(' || button_id
-                || coalesce(', card ' || cast(card_index as varchar), '')
+                || coalesce(', card ' || cast(card_index as string), '')
                 || case when is_external_platform then ', external platform' else '' end
                 || case
                     when response_kind = 'unknown_payload' then ', not a button of the template'
@@ -193,7 +193,7 @@ click_rows as (
         || case
             when button_id is null and card_index is null then ' (body link)'
             else ' ('
-                || concat_ws(', ', 'button ' || button_id, 'card ' || cast(card_index as varchar))
+                || concat_ws(', ', 'button ' || button_id, 'card ' || cast(card_index as string))
                 || ')'
         end as detail
     from clicks
@@ -214,7 +214,7 @@ conversion_rows as (
         cast(revenue_in_account_currency as decimal(18, 4)) as revenue,
         'converted: ' || event_name || ' (event ' || event_id
         || ', last click ' || attributed_click_id || '), revenue '
-        || cast(cast(revenue_in_account_currency as decimal(18, 2)) as varchar)
+        || cast(cast(revenue_in_account_currency as decimal(18, 2)) as string)
         || coalesce(' ' || account_currency, '')
         || case
             when is_currency_mismatch
@@ -262,7 +262,7 @@ state_rows as (
         case
             when is_dropped
                 then 'dropped: ' || dropped_reason || ' (drop code ' || coalesce(drop_code, 'none')
-                    || coalesce(', Meta error ' || cast(error_code as varchar), '')
+                    || coalesce(', Meta error ' || cast(error_code as string), '')
                     || '; never handed over to WhatsApp)'
             when message_state = 'delivered' and is_opened
                 then 'delivered and read: delivered at '
@@ -274,7 +274,7 @@ state_rows as (
             when message_state = 'undelivered' and first_failed_at is not null
                 then 'undelivered: ' || undelivered_reason || ' (failed status at '
                     || strftime(first_failed_at, '%Y-%m-%d %H:%M:%S') || ' UTC'
-                    || coalesce(', error ' || cast(error_code as varchar), '') || ')'
+                    || coalesce(', error ' || cast(error_code as string), '') || ')'
             when message_state = 'undelivered'
                 then 'undelivered: ' || undelivered_reason
                     || ' (no delivery report within 720 h)'

@@ -123,7 +123,7 @@ select
     account_id,
     'any_click' as attribution_model,
     attribution_window,
-    'any_click below last_click on ' || campaign_id || ' ' || cast(cohort_date as varchar)
+    'any_click below last_click on ' || campaign_id || ' ' || cast(cohort_date as string)
         as problem,
     last_click_conversions as expected,
     any_click_conversions as actual

@@ -1,0 +1,1 @@
+"""Apache Spark as the warehouse engine (``WA_ENGINE=spark``, docs/spark.md)."""
