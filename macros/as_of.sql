@@ -17,10 +17,12 @@
         {{ utc_timestamp_literal(value) }}
     {%- else -%}
         (
-            select cast(max(cast(regexp_extract(latest.file, '(\d{4}-\d{2}-\d{2})', 1) as date)) + 1 as timestamp)
+            select cast(max(cast(regexp_extract(
+                latest.file, {{ regex_literal('(\d{4}-\d{2}-\d{2})') }}, 1
+            ) as date)) + 1 as timestamp)
             from raw._loads as latest
             where latest.rows_loaded > 0
-                and regexp_matches(latest.file, '\d{4}-\d{2}-\d{2}')
+                and {{ contains_pattern('latest.file', '\d{4}-\d{2}-\d{2}') }}
                 and not exists (
                     select 1 from raw._loads as later where later.replaced_load_id = latest.load_id
                 )
@@ -33,6 +35,11 @@
     {{ return(adapter.dispatch('utc_timestamp_literal')(text)) }}
 {%- endmacro %}
 
-{% macro default__utc_timestamp_literal(text) -%}
+{% macro duckdb__utc_timestamp_literal(text) -%}
     cast(cast('{{ text }}' as timestamptz) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{# Spark reads the offset of the text (Z, +02:00) and the session is in UTC. #}
+{% macro spark__utc_timestamp_literal(text) -%}
+    cast('{{ text }}' as timestamp)
 {%- endmacro %}

@@ -1,25 +1,21 @@
 {#
   Keep one row per key: the first by `order_by` (e.g. the newest extract file),
   and count how many copies were received (`copies_received`), so the number of
-  duplicates removed stays visible downstream (data_quality). `_loaded_at` is
-  the newest load of any copy: the incremental watermark of the staging models.
+  duplicates removed stays visible downstream (data_quality).
+  `newest_loaded_at` is the newest load of any copy: the incremental watermark
+  of the staging models (they select it as `_loaded_at`). Plain SQL both engines
+  run (no `qualify`, no `* exclude`): the model names the columns it keeps.
 #}
 {% macro deduplicate(relation, key, order_by) -%}
-    {{ return(adapter.dispatch('deduplicate')(relation, key, order_by)) }}
-{%- endmacro %}
-
-{% macro default__deduplicate(relation, key, order_by) -%}
-    select
-        * exclude (recency_rank, _loaded_at),
-        max(_loaded_at) over (partition by {{ key }}) as _loaded_at
-    from (
+    select * from (
         select
             *,
             count(*) over (partition by {{ key }}) as copies_received,
+            max(_loaded_at) over (partition by {{ key }}) as newest_loaded_at,
             row_number() over (partition by {{ key }} order by {{ order_by }}) as recency_rank
         from {{ relation }}
-    )
-    qualify recency_rank = 1
+    ) as ranked
+    where recency_rank = 1
 {%- endmacro %}
 
 

@@ -82,34 +82,65 @@ select * from final
 {#
   The value of the row with the smallest / largest ordering (a list of
   columns compared in order), e.g. the code of the earliest failed status.
-  DuckDB's arg_min/arg_max; Spark and Databricks call them min_by/max_by.
+  DuckDB's arg_min/arg_max over a row value; Spark's min_by/max_by over a struct
+  (both compare the columns in order).
 #}
 {% macro min_by(value, ordering) -%}
     {{ return(adapter.dispatch('min_by')(value, ordering)) }}
 {%- endmacro %}
 
-{% macro default__min_by(value, ordering) -%}
+{% macro duckdb__min_by(value, ordering) -%}
     arg_min({{ value }}, {{ _ordering_key(ordering) }})
+{%- endmacro %}
+
+{% macro spark__min_by(value, ordering) -%}
+    min_by({{ value }}, {{ _ordering_key(ordering, 'struct') }})
 {%- endmacro %}
 
 {% macro max_by(value, ordering) -%}
     {{ return(adapter.dispatch('max_by')(value, ordering)) }}
 {%- endmacro %}
 
-{% macro default__max_by(value, ordering) -%}
+{% macro duckdb__max_by(value, ordering) -%}
     arg_max({{ value }}, {{ _ordering_key(ordering) }})
 {%- endmacro %}
 
-{% macro _ordering_key(ordering) -%}
-    {%- if ordering is string -%}{{ ordering }}{%- else -%}({{ ordering | join(', ') }}){%- endif -%}
+{% macro spark__max_by(value, ordering) -%}
+    max_by({{ value }}, {{ _ordering_key(ordering, 'struct') }})
+{%- endmacro %}
+
+{% macro _ordering_key(ordering, row_constructor='') -%}
+    {%- if ordering is string -%}
+        {{ ordering }}
+    {%- else -%}
+        {{ row_constructor }}({{ ordering | join(', ') }})
+    {%- endif -%}
 {%- endmacro %}
 
 
-{# Continuous percentile with linear interpolation (DuckDB quantile_cont). #}
+{#
+  Continuous percentile with linear interpolation (DuckDB quantile_cont, Spark
+  percentile); `fraction` a number, or a list of numbers for a list of percentiles.
+#}
 {% macro percentile_cont(expression, fraction) -%}
     {{ return(adapter.dispatch('percentile_cont')(expression, fraction)) }}
 {%- endmacro %}
 
-{% macro default__percentile_cont(expression, fraction) -%}
+{% macro duckdb__percentile_cont(expression, fraction) -%}
     quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{% macro spark__percentile_cont(expression, fraction) -%}
+    percentile({{ expression }}, {{ 'array(' ~ (fraction | join(', ')) ~ ')' if fraction is iterable else fraction }})
+{%- endmacro %}
+
+
+{#
+  count × rate as an exact decimal, to be summed: a sum of doubles depends on
+  the order the engine adds in, and a rebuild must give the same marts.
+  decimal(18, 0) × decimal(18, 12) is a decimal(37, 12) on both engines (a
+  wider operand would make Spark cut the scale to 6 digits to stay within 38).
+#}
+{% macro exact_product(count, rate) -%}
+    cast({{ count }} as decimal(18, 0)) * cast({{ rate }} as decimal(18, 12))
 {%- endmacro %}

@@ -27,7 +27,7 @@ quarantined_rows as (
         extract_sources.source,
         count(quarantine.source) as rows,
         coalesce(
-            string_agg(distinct quarantine.reason, '; ' order by quarantine.reason),
+            {{ string_agg_ordered('quarantine.reason', '; ', distinct=true) }},
             'nothing quarantined'
         ) as details
     from extract_sources
@@ -42,7 +42,7 @@ unknown_files as (
         'unknown_files' as check_name,
         cast(null as string) as source,
         count(*) as rows,
-        coalesce(string_agg(file, ', ' order by file), 'every file matches the layout')
+        coalesce({{ string_agg_ordered('file', ', ') }}, 'every file matches the layout')
             as details
     from quarantine
     where is_unknown_file
@@ -72,8 +72,8 @@ duplicates_removed as (
         'duplicates_removed' as check_name,
         source,
         sum(rows) as rows,
-        string_agg(rows || ' ' || noun, ', ' order by noun) || ' removed as duplicate copies'
-            as details
+        {{ string_agg_ordered("rows || ' ' || noun", ', ', order_by='noun') }}
+        || ' removed as duplicate copies' as details
     from duplicates
     group by source
 ),
@@ -118,7 +118,7 @@ unknown_wamids as (
         source,
         sum(rows) as rows,
         (
-            string_agg(rows || ' ' || noun, ', ' order by noun)
+            {{ string_agg_ordered("rows || ' ' || noun", ', ', order_by='noun') }}
             || ' name a wamid no dispatch knows (kept in staging, left out of campaign marts)'
         ) as details
     from unknown_wamid_counts
@@ -151,7 +151,7 @@ unmapped_codes as (
             || ' undelivered messages under Unmapped Error'
             || coalesce(
                 ' (codes: '
-                || string_agg(distinct unmapped_code, ', ' order by unmapped_code)
+                || {{ string_agg_ordered('unmapped_code', ', ', distinct=true) }}
                 || ')',
                 ''
             )
@@ -191,7 +191,9 @@ unknown_reply_payloads as (
         count(*) as rows,
         (
             'replies whose button payload matches no button of the campaign''s template'
-            || coalesce(' (' || string_agg(distinct button_id, ', ' order by button_id) || ')', '')
+            || coalesce(
+                ' (' || {{ string_agg_ordered('button_id', ', ', distinct=true) }} || ')', ''
+            )
             || ': counted under the raw payload'
         ) as details
     from {{ ref('int_responses') }}
@@ -212,21 +214,19 @@ unpriced_messages as (
                 || coalesce(sum(messages) filter (where cost_status = 'no rate'), 0)
                 || ' without a rate in whatsapp_message_rates'
                 || coalesce(
-                    ' (' || string_agg(
-                        distinct coalesce(recipient_country, 'unknown market')
-                        || ' ' || pricing_category, ', '
-                        order by
-                            coalesce(recipient_country, 'unknown market')
-                            || ' ' || pricing_category
-                    ) filter (where cost_status = 'no rate') || ')',
+                    ' (' || {{ string_agg_ordered(
+                        "coalesce(recipient_country, 'unknown market') || ' ' || pricing_category",
+                        ', ', distinct=true, where="cost_status = 'no rate'"
+                    ) }} || ')',
                     ''
                 )
                 || '; '
                 || coalesce(sum(messages) filter (where cost_status = 'no exchange rate'), 0)
                 || ' without an exchange rate in fx_rates'
                 || coalesce(
-                    ' (' || string_agg(distinct currency, ', ' order by currency)
-                    filter (where cost_status = 'no exchange rate') || ')',
+                    ' (' || {{ string_agg_ordered(
+                        'currency', ', ', distinct=true, where="cost_status = 'no exchange rate'"
+                    ) }} || ')',
                     ''
                 )
         end as details

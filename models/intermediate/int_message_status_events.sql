@@ -11,7 +11,7 @@
   A view: message_lineage reads the statuses of the messages of its window
   only, so no copy of every status is written on each run.
 #}
-{{ config(materialized="view") }}
+{{ config(materialized=view_materialization()) }}
 
 with
 

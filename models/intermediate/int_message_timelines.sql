@@ -30,7 +30,7 @@
   column existed hold null there (append_new_columns), read as not holdout.
 #}
 {{ config(
-    materialized="incremental",
+    materialized=history_materialization(),
     unique_key="dispatch_id",
     on_schema_change="append_new_columns",
 ) }}

@@ -17,7 +17,7 @@
   reads them from int_message_timelines. is_holdout is null in timeline rows
   built before the column existed: not holdout.
 #}
-{{ config(materialized="view") }}
+{{ config(materialized=view_materialization()) }}
 
 with
 

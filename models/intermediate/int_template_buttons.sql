@@ -31,7 +31,7 @@ components as (
         account_id,
         template_name,
         template_language,
-        unnest({{ json_typed('components', components_structure) }}) as component
+        {{ unnest_list(json_typed('components', components_structure)) }} as component
     from templates
 ),
 
@@ -41,7 +41,7 @@ template_buttons as (
         template_name,
         template_language,
         cast(null as integer) as card_index,
-        unnest(component.buttons) as button
+        {{ unnest_list("component.buttons") }} as button
     from components
     where upper(component.type) = 'BUTTONS'
 ),
@@ -51,7 +51,7 @@ carousel_cards as (
         account_id,
         template_name,
         template_language,
-        unnest(component.cards) as card
+        {{ unnest_list("component.cards") }} as card
     from components
     where upper(component.type) = 'CAROUSEL'
 ),
@@ -62,7 +62,7 @@ card_buttons as (
         template_name,
         template_language,
         card.card_index as card_index,
-        unnest(card.buttons) as button
+        {{ unnest_list("card.buttons") }} as button
     from carousel_cards
 ),
 

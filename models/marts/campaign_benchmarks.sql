@@ -121,20 +121,20 @@ campaign_days as (
             as reference_compared_opens,
         coalesce(sum(delivered_clicked) filter (where reference_read_rate is not null), 0)
             as reference_compared_delivered_clicked,
-        coalesce(sum(delivered * cast(reference_read_rate as decimal(38, 12))), 0)
+        coalesce(sum({{ exact_product("delivered", "reference_read_rate") }}), 0)
             as reference_expected_opens,
-        coalesce(sum(delivered * cast(reference_click_rate as decimal(38, 12))), 0)
+        coalesce(sum({{ exact_product("delivered", "reference_click_rate") }}), 0)
             as reference_expected_clicked,
-        string_agg(distinct reference_source, '; ' order by reference_source) as reference_sources,
+        {{ string_agg_ordered('reference_source', '; ', distinct=true) }} as reference_sources,
         coalesce(sum(delivered) filter (where benchmark_read_rate is not null), 0)
             as benchmark_compared_delivered,
         coalesce(sum(opens) filter (where benchmark_read_rate is not null), 0)
             as benchmark_compared_opens,
         coalesce(sum(delivered_clicked) filter (where benchmark_read_rate is not null), 0)
             as benchmark_compared_delivered_clicked,
-        coalesce(sum(delivered * cast(benchmark_read_rate as decimal(38, 12))), 0)
+        coalesce(sum({{ exact_product("delivered", "benchmark_read_rate") }}), 0)
             as benchmark_expected_opens,
-        coalesce(sum(delivered * cast(benchmark_click_rate as decimal(38, 12))), 0)
+        coalesce(sum({{ exact_product("delivered", "benchmark_click_rate") }}), 0)
             as benchmark_expected_clicked,
         max(benchmark_window_end) filter (where delivered > 0) as benchmark_window_end
     from country_baselines

@@ -32,7 +32,7 @@ messages as (
 ),
 
 -- the first delivery report (delivery or failure) at or before as_of (least skips a null);
--- 'infinity' when there is none, so `first_report_at > end of horizon` reads "no report yet"
+-- null when there is none: "no report yet" at every horizon
 message_reports as (
     select
         messages.account_id,
@@ -40,15 +40,12 @@ message_reports as (
         messages.cohort_date,
         messages.attempted_at,
         as_of_time.as_of,
-        coalesce(
-            least(
-                case when messages.delivered_at <= as_of_time.as_of then messages.delivered_at end,
-                case
-                    when messages.first_failed_at <= as_of_time.as_of
-                        then messages.first_failed_at
-                end
-            ),
-            cast('infinity' as timestamp)
+        least(
+            case when messages.delivered_at <= as_of_time.as_of then messages.delivered_at end,
+            case
+                when messages.first_failed_at <= as_of_time.as_of
+                    then messages.first_failed_at
+            end
         ) as first_report_at
     from messages
     cross join as_of_time
@@ -77,7 +74,8 @@ cohort_counts as (
         {%- for hours, label in horizons %},
         count(*) filter (where ends_{{ hours }} <= as_of) as at_risk_{{ hours }},
         count(*) filter (
-            where ends_{{ hours }} <= as_of and first_report_at > ends_{{ hours }}
+            where ends_{{ hours }} <= as_of
+                and (first_report_at is null or first_report_at > ends_{{ hours }})
         ) as without_report_{{ hours }}{% endfor %}
     from message_horizon_ends
     group by account_id, campaign_id, cohort_date

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized=view_materialization()) }}
 
 {#
   External platform response options, ready for BI: the rows of

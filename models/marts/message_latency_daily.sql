@@ -20,7 +20,7 @@
 
 {%- set events = ['delivered', 'read', 'first_click'] %}
 {#- p50, p90, p99: a list, so one sort per event and group computes all three #}
-{%- set fractions = '[0.5, 0.9, 0.99]' %}
+{%- set fractions = [0.5, 0.9, 0.99] %}
 
 with
 
@@ -73,9 +73,9 @@ message_latencies as (
         account_id,
         campaign_id,
         cohort_date,
-        date_diff('microsecond', attempted_at, delivered_at) / 1000000.0 as delivered_seconds,
-        date_diff('microsecond', attempted_at, read_at) / 1000000.0 as read_seconds,
-        date_diff('microsecond', attempted_at, first_clicked_at) / 1000000.0 as first_click_seconds
+        {{ seconds_between('attempted_at', 'delivered_at') }} as delivered_seconds,
+        {{ seconds_between('attempted_at', 'read_at') }} as read_seconds,
+        {{ seconds_between('attempted_at', 'first_clicked_at') }} as first_click_seconds
     from message_events
 ),
 
@@ -117,19 +117,19 @@ final as (
         cast(sent as bigint) as sent,
         cast(delivered_messages as bigint) as delivered,
         cast(delivered_before_send as bigint) as delivered_before_send,
-        delivered_percentiles[1] as seconds_to_delivered_p50,
-        delivered_percentiles[2] as seconds_to_delivered_p90,
-        delivered_percentiles[3] as seconds_to_delivered_p99,
+        {{ list_element('delivered_percentiles', 1) }} as seconds_to_delivered_p50,
+        {{ list_element('delivered_percentiles', 2) }} as seconds_to_delivered_p90,
+        {{ list_element('delivered_percentiles', 3) }} as seconds_to_delivered_p99,
         cast(read_messages as bigint) as opens,
         cast(read_before_send as bigint) as read_before_send,
-        read_percentiles[1] as seconds_to_read_p50,
-        read_percentiles[2] as seconds_to_read_p90,
-        read_percentiles[3] as seconds_to_read_p99,
+        {{ list_element('read_percentiles', 1) }} as seconds_to_read_p50,
+        {{ list_element('read_percentiles', 2) }} as seconds_to_read_p90,
+        {{ list_element('read_percentiles', 3) }} as seconds_to_read_p99,
         cast(first_click_messages as bigint) as clicked_messages,
         cast(first_click_before_send as bigint) as first_click_before_send,
-        first_click_percentiles[1] as seconds_to_first_click_p50,
-        first_click_percentiles[2] as seconds_to_first_click_p90,
-        first_click_percentiles[3] as seconds_to_first_click_p99
+        {{ list_element('first_click_percentiles', 1) }} as seconds_to_first_click_p50,
+        {{ list_element('first_click_percentiles', 2) }} as seconds_to_first_click_p90,
+        {{ list_element('first_click_percentiles', 3) }} as seconds_to_first_click_p99
     from daily_latencies
 )
 

@@ -266,14 +266,14 @@ state_rows as (
                     || '; never handed over to WhatsApp)'
             when message_state = 'delivered' and is_opened
                 then 'delivered and read: delivered at '
-                    || strftime(delivered_at, '%Y-%m-%d %H:%M:%S')
-                    || ', read at ' || strftime(read_at, '%Y-%m-%d %H:%M:%S') || ' UTC'
+                    || {{ timestamp_text('delivered_at') }}
+                    || ', read at ' || {{ timestamp_text('read_at') }} || ' UTC'
             when message_state = 'delivered'
                 then 'delivered, not read: delivered at '
-                    || strftime(delivered_at, '%Y-%m-%d %H:%M:%S') || ' UTC'
+                    || {{ timestamp_text('delivered_at') }} || ' UTC'
             when message_state = 'undelivered' and first_failed_at is not null
                 then 'undelivered: ' || undelivered_reason || ' (failed status at '
-                    || strftime(first_failed_at, '%Y-%m-%d %H:%M:%S') || ' UTC'
+                    || {{ timestamp_text('first_failed_at') }} || ' UTC'
                     || coalesce(', error ' || cast(error_code as string), '') || ')'
             when message_state = 'undelivered'
                 then 'undelivered: ' || undelivered_reason
@@ -288,26 +288,26 @@ state_rows as (
 ),
 
 -- by name: each kind of row lists its own columns, the others are null
+{%- set path = ['dispatch_id', 'event_at', 'event_kind', 'path_part', 'kind_rank', 'status_rank',
+    'tiebreak_id'] %}
+{%- set reason = ['error_code', 'drop_code', 'reason_kind', 'reason'] %}
 events as (
-    select * from dispatch_rows
-    union all by name
-    select * from status_rows
-    union all by name
-    select * from reply_rows
-    union all by name
-    select * from click_rows
-    union all by name
-    select * from conversion_rows
-    union all by name
-    select * from unsubscribe_rows
-    union all by name
-    select * from state_rows
+    {{ union_all_by_name({
+        'dispatch_rows': path + reason + ['detail'],
+        'status_rows': path + ['status', 'error_code', 'error_title', 'reason_kind', 'reason', 'detail'],
+        'reply_rows': path + ['response_id', 'response_kind', 'response_text', 'button_id',
+            'card_index', 'detail'],
+        'click_rows': path + ['click_id', 'url', 'button_id', 'card_index', 'detail'],
+        'conversion_rows': path + ['click_id', 'event_id', 'event_name', 'revenue', 'detail'],
+        'unsubscribe_rows': path + ['unsubscribe_id', 'detail'],
+        'state_rows': path + reason + ['detail'],
+    }) }}
 ),
 
 final as (
     select
         events.dispatch_id,
-        row_number() over (
+        cast(row_number() over (
             partition by events.dispatch_id
             order by
                 events.path_part,
@@ -316,7 +316,7 @@ final as (
                 events.status_rank,
                 events.error_code nulls first,
                 events.tiebreak_id
-        ) as event_seq,
+        ) as bigint) as event_seq,
         messages.account_id,
         messages.campaign_id,
         messages.user_id,

@@ -1,4 +1,4 @@
-{{ config(materialized="incremental", unique_key="click_id") }}
+{{ config(materialized=history_materialization(), unique_key="click_id") }}
 
 with
 
@@ -18,5 +18,5 @@ select
     button_id,
     card_index,
     copies_received,
-    _loaded_at
+    newest_loaded_at as _loaded_at
 from deduplicated

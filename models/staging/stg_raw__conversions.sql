@@ -1,4 +1,4 @@
-{{ config(materialized="incremental", unique_key="event_id") }}
+{{ config(materialized=history_materialization(), unique_key="event_id") }}
 
 with
 
@@ -19,5 +19,5 @@ select
     revenue,
     upper(currency) as currency,
     copies_received,
-    _loaded_at
+    newest_loaded_at as _loaded_at
 from deduplicated

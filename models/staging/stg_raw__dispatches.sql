@@ -7,7 +7,7 @@
   refresh needed.
 #}
 {{ config(
-    materialized="incremental",
+    materialized=history_materialization(),
     unique_key="dispatch_id",
     on_schema_change="append_new_columns",
 ) }}
@@ -37,5 +37,5 @@ select
     meta_error_title,
     coalesce(api, 'cloud_api') as api,
     copies_received,
-    _loaded_at
+    newest_loaded_at as _loaded_at
 from deduplicated

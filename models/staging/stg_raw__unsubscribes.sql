@@ -1,4 +1,4 @@
-{{ config(materialized="incremental", unique_key="unsubscribe_id") }}
+{{ config(materialized=history_materialization(), unique_key="unsubscribe_id") }}
 
 with
 
@@ -18,5 +18,5 @@ select
     source as unsubscribe_source,
     wamid,
     copies_received,
-    _loaded_at
+    newest_loaded_at as _loaded_at
 from deduplicated

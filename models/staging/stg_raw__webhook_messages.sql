@@ -1,4 +1,4 @@
-{{ config(materialized="incremental", unique_key="message_id") }}
+{{ config(materialized=history_materialization(), unique_key="message_id") }}
 
 {# Inbound messages, one row per message id (Meta may deliver one more than once). #}
 with

@@ -1,5 +1,5 @@
 {{ config(
-    materialized="incremental",
+    materialized=history_materialization(),
     unique_key="status_key",
     on_schema_change="append_new_columns",
 ) }}
