@@ -23,6 +23,8 @@ ENV_LOAD_ALWAYS_HASH = "WA_LOAD_ALWAYS_HASH"
 ENV_MEMORY_LIMIT = "WA_MEMORY_LIMIT"
 ENV_DAGSTER_HOME = "DAGSTER_HOME"
 ENV_LOGS_DIR = "WA_LOGS_DIR"
+ENV_ENGINE = "WA_ENGINE"
+ENV_SPARK_DIR = "WA_SPARK_DIR"
 
 # The run tag that shows a run's as-of time in the UI (the value itself is the
 # run config of the as_of resource: orchestration.resources.AsOfResource).
@@ -32,6 +34,14 @@ DEFAULT_EXTRACTS_DIR = "data/extracts"
 DEFAULT_WAREHOUSE_PATH = "data/warehouse.duckdb"
 DEFAULT_SERVING_PATH = "data/serving.duckdb"
 DEFAULT_SERVING_PARQUET_DIR = "data/serving/"
+#: the engines that build the warehouse (docs/spark.md): ``duckdb`` (the default), ``spark``
+ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
+#: the Spark warehouse: tables (``warehouse/``) and their metastore (``metastore_db/``)
+DEFAULT_SPARK_DIR = "data/spark"
+#: with the spark engine, the DuckDB file of views over the Spark tables
+#: (orchestration/spark/catalog.py), apart from a DuckDB engine's warehouse
+DEFAULT_SPARK_WAREHOUSE_PATH = "data/warehouse-spark.duckdb"
 # DuckDB's memory limit for loads and builds (profiles.yml reads the same variable)
 DEFAULT_MEMORY_LIMIT = "8GB"
 
@@ -81,6 +91,9 @@ class Settings:
     # the full log of every ``wa-warehouse run``; None: the folder ``logs`` beside the
     # warehouse (data/logs by default)
     logs_dir_override: Path | None = None
+    # which engine builds the warehouse: duckdb, or spark (dbt target spark, pyspark loaders)
+    engine: str = DEFAULT_ENGINE
+    spark_dir: Path = Path(DEFAULT_SPARK_DIR)
 
     @property
     def dagster_home(self) -> Path:
@@ -96,9 +109,13 @@ class Settings:
         as_of_text = env.get(ENV_AS_OF)
         dagster_home = env.get(ENV_DAGSTER_HOME, "").strip()
         logs_dir = env.get(ENV_LOGS_DIR, "").strip()
+        engine = parse_engine(env.get(ENV_ENGINE, ""))
+        default_warehouse = (
+            DEFAULT_SPARK_WAREHOUSE_PATH if engine == "spark" else DEFAULT_WAREHOUSE_PATH
+        )
         return cls(
             extracts_dir=Path(env.get(ENV_EXTRACTS_DIR, DEFAULT_EXTRACTS_DIR)),
-            warehouse_path=Path(env.get(ENV_WAREHOUSE_PATH, DEFAULT_WAREHOUSE_PATH)),
+            warehouse_path=Path(env.get(ENV_WAREHOUSE_PATH, default_warehouse)),
             serving_path=Path(env.get(ENV_SERVING_PATH, DEFAULT_SERVING_PATH)),
             serving_parquet_dir=Path(env.get(ENV_SERVING_PARQUET_DIR, DEFAULT_SERVING_PARQUET_DIR)),
             as_of=parse_as_of(as_of_text) if as_of_text else None,
@@ -107,11 +124,23 @@ class Settings:
             memory_limit=env.get(ENV_MEMORY_LIMIT, "").strip() or DEFAULT_MEMORY_LIMIT,
             dagster_home_dir=Path(dagster_home) if dagster_home else None,
             logs_dir_override=Path(logs_dir) if logs_dir else None,
+            engine=engine,
+            spark_dir=Path(env.get(ENV_SPARK_DIR, "").strip() or DEFAULT_SPARK_DIR),
         )
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with every override that is not None applied (CLI flags)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def parse_engine(text: str) -> str:
+    """``WA_ENGINE``: ``duckdb`` (also when empty) or ``spark``."""
+    engine = text.strip().lower() or DEFAULT_ENGINE
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"{ENV_ENGINE}={text!r} is not an engine: use one of {', '.join(ENGINES)}"
+        )
+    return engine
 
 
 def parse_date(text: str, flag: str) -> date:
