@@ -14,9 +14,7 @@ included) and propagates, so the next run picks all its files up again.
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -24,8 +22,9 @@ import duckdb
 from orchestration.layout import SOURCES, Source
 from orchestration.loading import ledger
 from orchestration.loading.common import BATCH, BATCH_COLUMNS, FileLoader, drop_temp
-from orchestration.loading.discovery import ExtractFile, source_files, unknown_files
-from orchestration.loading.ledger import QUARANTINE, Digest, FileCounts, LoadContext, PreviousLoad
+from orchestration.loading.discovery import source_files, unknown_files
+from orchestration.loading.ledger import QUARANTINE, FileCounts, LoadContext
+from orchestration.loading.planning import Pending, batches, plan_files
 from orchestration.loading.result import LoadResult
 from orchestration.loading.schema import ensure_raw_schema
 from orchestration.loading.tabular import TabularLoader
@@ -34,14 +33,9 @@ from orchestration.loading.webhooks import WebhooksLoader
 
 UNKNOWN_FILE_REASON = "file name does not match the extract layout"
 
-#: Most text one batch stages at once (gzip counted at :data:`GZIP_RATIO` x its
-#: size). Staging holds a batch's parsed values in memory (webhooks: no text of
-#: the lines that parsed): loading the webhooks of 1M dispatches (940 MB, one
-#: batch) peaks at ~1.2 GB RSS, of 5M (4.7 GB, five batches) at ~1.6 GB.
+#: Most text one batch stages at once (see :mod:`orchestration.loading.planning`:
+#: staging holds a batch's parsed values in memory); here so a test can shrink it.
 BATCH_BYTES = 1 << 30
-GZIP_RATIO = 6
-
-_Pending = tuple[ExtractFile, Digest, PreviousLoad | None]
 
 
 def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
@@ -96,53 +90,16 @@ def load_source(
     files = source_files(Path(extracts_root), spec)
     result.files_seen = len(files)
     previous = ledger.latest_loads(con, [f.rel for f in files])
-    if not always_hash:
-        changed = [
-            f
-            for f in files
-            if not ((earlier := previous.get(f.rel)) and earlier.unchanged_by_stat(f.path))
-        ]
-        result.files_skipped += len(files) - len(changed)
-        files = changed
-    pending: list[_Pending] = []
-    for file, digest in zip(files, _digests(files), strict=True):
-        earlier = previous.get(file.rel)
-        if earlier is not None and earlier.sha256 == digest.sha256:
-            result.files_skipped += 1
-        else:
-            pending.append((file, digest, earlier))
-    for batch in _batches(pending):
+    plan = plan_files(files, previous, always_hash=always_hash)
+    result.files_skipped += plan.skipped
+    for batch in batches(plan.pending, BATCH_BYTES):
         _load_batch(con, loader, batch, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _digests(files: list[ExtractFile]) -> list[Digest]:
-    """sha256 and size of every file, hashed on all cores (hashlib releases the GIL)."""
-    if len(files) < 2:
-        return [ledger.file_digest(f.path) for f in files]
-    with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
-        return list(pool.map(lambda f: ledger.file_digest(f.path), files))
-
-
-def _batches(pending: list[_Pending]) -> list[list[_Pending]]:
-    """Consecutive files grouped up to :data:`BATCH_BYTES` of text (at least one each)."""
-    batches: list[list[_Pending]] = []
-    size = 0
-    for item in pending:
-        file, digest, _ = item
-        weight = digest.size * (GZIP_RATIO if file.format.endswith(".gz") else 1)
-        if batches and size + weight <= BATCH_BYTES:
-            batches[-1].append(item)
-            size += weight
-        else:
-            batches.append([item])
-            size = weight
-    return batches
-
-
 def _load_batch(
-    con: duckdb.DuckDBPyConnection, loader: FileLoader, batch: list[_Pending], result: LoadResult
+    con: duckdb.DuckDBPyConnection, loader: FileLoader, batch: list[Pending], result: LoadResult
 ) -> None:
     files = [file for file, _, _ in batch]
     source = files[0].source

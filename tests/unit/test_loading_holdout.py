@@ -6,6 +6,8 @@ read case-insensitively, stored as delivered); a HOLDOUT row with a wamid or a
 drop_code is quarantined whole with a reason per contradicting column, beside the
 file's other reasons; the same wamid or drop_code on a SENT or DROPPED row is no
 concern of this rule.
+
+Every test runs on both engines (the ``loader`` fixture, see tests/unit/test_loading.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 import duckdb
 import pytest
 
-from orchestration.loading import load_source
 from tests.unit.test_loading import DISPATCH_HEADER as HEADER
 from tests.unit.test_loading import dispatch, put, quarantine, rows
 
@@ -36,7 +37,7 @@ def loaded(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("ext", ["csv", "csv.gz"])
-def test_holdout_rows_load_and_inconsistent_ones_are_quarantined(con, root, ext):
+def test_holdout_rows_load_and_inconsistent_ones_are_quarantined(loader, con, root, ext):
     file = f"dispatches/dispatches-2026-10-01.{ext}"
     lines = [
         dispatch(1),  # line 2: SENT with its wamid
@@ -50,7 +51,7 @@ def test_holdout_rows_load_and_inconsistent_ones_are_quarantined(con, root, ext)
     ]
     put(root, file, HEADER + "\n" + "\n".join(lines) + "\n")
 
-    result = load_source(con, root, "dispatches")
+    result = loader.load_source(root, "dispatches")
 
     assert (result.rows_loaded, result.rows_quarantined) == (5, 3)
     assert loaded(con) == [
@@ -72,12 +73,12 @@ def test_holdout_rows_load_and_inconsistent_ones_are_quarantined(con, root, ext)
     ]
 
 
-def test_the_rule_joins_the_other_reasons_of_a_row(con, root):
+def test_the_rule_joins_the_other_reasons_of_a_row(loader, con, root):
     file = "dispatches/dispatches-2026-10-01.csv"
     bad = holdout(1, wamid="wamid.1").replace("2026-10-01T09:00:00Z", "yesterday")
     put(root, file, f"{HEADER},api\n{bad},whatsapp\n{holdout(2)},marketing_messages_api\n")
 
-    result = load_source(con, root, "dispatches")
+    result = loader.load_source(root, "dispatches")
 
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert loaded(con) == [("h2", "HOLDOUT", None, None)]
@@ -90,7 +91,7 @@ def test_the_rule_joins_the_other_reasons_of_a_row(con, root):
     )
 
 
-def test_parquet(con, root):
+def test_parquet(loader, con, root):
     path = root / "dispatches" / "dispatches-2026-10-01.parquet"
     path.parent.mkdir(parents=True)
     con.execute(
@@ -107,7 +108,7 @@ def test_parquet(con, root):
         """
     )
 
-    result = load_source(con, root, "dispatches")
+    result = loader.load_source(root, "dispatches")
 
     assert (result.rows_loaded, result.rows_quarantined) == (3, 1)
     assert loaded(con) == [
@@ -122,14 +123,14 @@ def test_parquet(con, root):
 
 
 def test_a_redelivered_file_fixing_the_row_replaces_the_quarantined_version(
-    con, root: Path
+    loader, con, root: Path
 ) -> None:
     file = "dispatches/dispatches-2026-10-01.csv"
     put(root, file, f"{HEADER}\n{holdout(1, wamid='wamid.1')}\n")
-    first = load_source(con, root, "dispatches")
+    first = loader.load_source(root, "dispatches")
     put(root, file, f"{HEADER}\n{holdout(1)}\n")
 
-    second = load_source(con, root, "dispatches")
+    second = loader.load_source(root, "dispatches")
 
     assert (first.rows_loaded, first.rows_quarantined) == (0, 1)
     assert (second.rows_loaded, second.rows_quarantined) == (1, 0)
