@@ -6,7 +6,8 @@
 #   make dev    the Dagster UI on 127.0.0.1:$(DAGSTER_PORT), on the instance CLI runs record
 #               into (DAGSTER_HOME, default data/dagster beside the warehouse)
 #   make bench  the benchmark: full build, no-op, daily run and memory against a
-#               single-pass DuckDB query (BENCH_FLAGS to pick scenarios and sizes)
+#               single-pass DuckDB query (BENCH_FLAGS to pick scenarios and sizes);
+#               BENCH_ENGINE=spark: DuckDB and Spark local[2] side by side at 1M dispatches
 #   make dashboard  the campaign analytics dashboard on 127.0.0.1:$(DASHBOARD_PORT), over
 #               the published marts (WA_SERVING_PATH, default data/serving.duckdb)
 
@@ -20,6 +21,7 @@ EXTRACTS ?= data/extracts
 DAGSTER_PORT ?= 3000
 DASHBOARD_PORT ?= 8050
 BENCH_FLAGS ?=
+BENCH_ENGINE ?= duckdb
 SQLFLUFF_PROCESSES ?= 2
 
 export UV_PYTHON_DOWNLOADS := never
@@ -51,7 +53,7 @@ test: setup
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest tests/unit tests/integration -m "not spark"
 
 # sqlfluff (.sqlfluff) renders the models and the singular tests through dbt.
 # Not macros/: the dbt templater skips macro files, which render to nothing;
@@ -71,7 +73,11 @@ dev: setup
 	$(BIN)/wa-warehouse dev --port $(DAGSTER_PORT)
 
 bench: setup
+ifeq ($(BENCH_ENGINE),spark)
+	$(BIN)/wa-warehouse bench --only spark $(BENCH_FLAGS)
+else
 	$(BIN)/wa-warehouse bench $(BENCH_FLAGS)
+endif
 
 dashboard: setup
 	$(BIN)/wa-warehouse dashboard --port $(DASHBOARD_PORT)

@@ -36,6 +36,12 @@ Scenarios (``--only`` / ``--skip`` pick a subset; the default runs the first fou
     peak resident memory of the largest process of the run (the CLI or one of
     its children). Target: at most 12 GiB. When L = N and ``full`` ran, its
     figure is reused.
+``spark`` (not in the default set; ``make bench BENCH_ENGINE=spark``)
+    ``--spark-dispatches`` S (default 1M) over 45 days: one ``wa-warehouse run``
+    on a fresh warehouse with each engine, DuckDB then Spark (``WA_ENGINE=spark``,
+    local[2] unless ``WA_SPARK_MASTER`` says otherwise), their figures side by
+    side, and the two builds' marts compared row for row
+    (orchestration/parity.py; the bench fails when they differ).
 ``load`` (not in the default set)
     On the ``full`` scenario's files, the project's loaders into a fresh
     warehouse in this process against a bare DuckDB read of the same files
@@ -79,9 +85,11 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from orchestration.config import (
+    ENV_ENGINE,
     ENV_LOGS_DIR,
     ENV_SERVING_PARQUET_DIR,
     ENV_SERVING_PATH,
+    ENV_SPARK_DIR,
     ConfigError,
     as_of_after,
     format_as_of,
@@ -107,8 +115,9 @@ INCREMENTAL_LAST_DAY = LAST_DAY
 DEFAULT_DISPATCHES = 5_000_000
 DEFAULT_INCREMENTAL_DISPATCHES = 3_000_000
 DEFAULT_MEMORY_DISPATCHES = 10_000_000
+DEFAULT_SPARK_DISPATCHES = 1_000_000
 
-SCENARIOS = ("reference", "full", "incremental", "memory", "load")
+SCENARIOS = ("reference", "full", "incremental", "memory", "load", "spark")
 DEFAULT_SCENARIOS = ("reference", "full", "incremental", "memory")
 
 # Targets
@@ -638,8 +647,12 @@ def cli_run(
     log: Path,
     as_of: datetime | None = None,
     full_refresh: bool = False,
+    engine: str = "duckdb",
 ) -> dict[str, float]:
     """``wa-warehouse run`` as a child process: wall time, its split, CPU time, peak memory.
+
+    With ``engine`` ``spark`` the Spark warehouse goes to ``spark/`` beside ``warehouse``
+    (the DuckDB file of views over it).
 
     Published marts go to ``serving`` (not the user's ``data/``); without
     ``DAGSTER_HOME`` the run uses an in-memory Dagster instance. Output goes to ``log``.
@@ -660,6 +673,12 @@ def cli_run(
     env[ENV_SERVING_PARQUET_DIR] = str((serving / "parquet").resolve())
     # the run's full log (dbt's lines) beside its output, not in the user's data/logs
     env[ENV_LOGS_DIR] = str((log.parent / "logs").resolve())
+    env[ENV_ENGINE] = engine
+    if engine == "spark":
+        # the user's Spark settings (WA_SPARK_MASTER, driver memory, ...) apply; the
+        # Spark warehouse goes beside this run's DuckDB file
+        env |= {k: v for k, v in os.environ.items() if k.startswith("WA_SPARK_")}
+        env[ENV_SPARK_DIR] = str((warehouse.parent / "spark").resolve())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     code, usage = _child(command, log=log, env=env)
     if code != 0:
@@ -1101,6 +1120,51 @@ def _pct(value: float) -> str:
     return f"{'n/a':>8}" if math.isnan(value) else f"{value:>8.1%}"
 
 
+def spark_scenario(bench: Bench, dispatches: int) -> None:
+    """The ``spark`` scenario: the same extracts built by each engine, compared."""
+    from orchestration.parity import compare_warehouses
+
+    root = bench.fresh_root("spark")
+    try:
+        extracts, generated = generate_extracts(
+            root, dispatches, format=bench.format, progress=bench.progress
+        )
+        bench.record("spark", generated)
+        as_of = as_of_after(LAST_DAY)
+        print(
+            f"\nDuckDB and Spark: {generated['dispatches']:,} dispatches over {DEFAULT_DAYS} "
+            f"days, {generated['extract_mb']:,.0f} MB of extracts ({bench.format}); "
+            f"as-of {format_as_of(as_of)}"
+        )
+        runs: dict[str, dict[str, float]] = {}
+        for engine in ("duckdb", "spark"):
+            folder = root / engine
+            with bench.phase(f"spark: wa-warehouse run, engine {engine}, fresh warehouse"):
+                runs[engine] = cli_run(
+                    extracts, folder / "warehouse.duckdb", as_of=as_of,
+                    serving=folder / "serving", log=folder / "build.log", engine=engine,
+                )  # fmt: skip
+            bench.record(f"{engine}_engine_build", runs[engine])
+            _print_run(f"{engine} engine, full build", runs[engine])
+        wall = ratio(runs["spark"]["wall_s"], runs["duckdb"]["wall_s"])
+        cpu = ratio(runs["spark"]["cpu_s"], runs["duckdb"]["cpu_s"])
+        bench.figures |= {"spark_to_duckdb_ratio": wall, "spark_to_duckdb_cpu_ratio": cpu}
+        print(f"  {'spark / duckdb':<36}{wall:>8.1f}x wall{cpu:>8.1f}x cpu")
+        with bench.phase("spark: comparing the two builds' marts"):
+            differences = compare_warehouses(
+                root / "duckdb" / "warehouse.duckdb", root / "spark" / "warehouse.duckdb"
+            )
+        bench.figures["spark_mart_differences"] = len(differences)
+        if differences:
+            raise ValueError("the engines' marts differ:\n  " + "\n  ".join(differences[:20]))
+        print(f"  {'marts, spark vs duckdb':<36}equal row for row (doubles within 1e-9)")
+    except (RuntimeError, OSError, ValueError, duckdb.Error) as error:
+        bench.fail("spark", error)
+    finally:
+        bench.cleanup(root)
+        bench.save()
+
+
 def _print_run(label: str, run: dict[str, float]) -> None:
     print(
         f"  {label:<36}{run['wall_s']:>8.1f}s wall{run['cpu_s']:>8.1f}s cpu"
@@ -1119,6 +1183,7 @@ def run_bench(
     scenarios: Iterable[str] = DEFAULT_SCENARIOS,
     incremental_dispatches: int = DEFAULT_INCREMENTAL_DISPATCHES,
     memory_dispatches: int = DEFAULT_MEMORY_DISPATCHES,
+    spark_dispatches: int = DEFAULT_SPARK_DISPATCHES,
     keep: bool = False,
     fresh_build: bool = False,
     format: str = "csv",
@@ -1149,6 +1214,8 @@ def run_bench(
         incremental_scenario(bench, incremental_dispatches, fresh_build=fresh_build)
     if "memory" in scenarios:
         memory_scenario(bench, memory_dispatches)
+    if "spark" in scenarios:
+        spark_scenario(bench, spark_dispatches)
     bench.figures["failed"] = ",".join(bench.failures)
     bench.save()
     print(f"\nfigures saved to {bench.saved}")
@@ -1190,6 +1257,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MEMORY_DISPATCHES,
         metavar="L",
         help="dispatches of the memory scenario's full build (default %(default)s)",
+    )
+    parser.add_argument(
+        "--spark-dispatches",
+        type=int,
+        default=DEFAULT_SPARK_DISPATCHES,
+        metavar="S",
+        help="dispatches of the spark scenario, built by both engines (default %(default)s)",
     )
     parser.add_argument(
         "--workdir",
@@ -1238,7 +1312,7 @@ def selected_scenarios(args: argparse.Namespace) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``wa-warehouse bench``: 0 when every run succeeded and every comparison matched."""
-    for flag in ("dispatches", "incremental_dispatches", "memory_dispatches"):
+    for flag in ("dispatches", "incremental_dispatches", "memory_dispatches", "spark_dispatches"):
         if getattr(args, flag) < 1:
             raise ConfigError(
                 f"--{flag.replace('_', '-')} {getattr(args, flag)} must be at least 1"
@@ -1252,6 +1326,7 @@ def main(args: argparse.Namespace) -> int:
         scenarios=scenarios,
         incremental_dispatches=args.incremental_dispatches,
         memory_dispatches=args.memory_dispatches,
+        spark_dispatches=args.spark_dispatches,
         keep=args.keep,
         fresh_build=args.fresh_build,
         format=args.format,

@@ -29,7 +29,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         root=str(settings.extracts_dir), always_hash=settings.load_always_hash
     )
     warehouse = WarehouseResource(
-        path=str(settings.warehouse_path), memory_limit=settings.memory_limit
+        path=str(settings.warehouse_path),
+        memory_limit=settings.memory_limit,
+        engine=settings.engine,
+        spark_dir=str(settings.spark_dir.absolute()),
     )
     return dg.Definitions(
         assets=[*raw_assets, *dbt_model_assets, *publishing_assets],
@@ -44,7 +47,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "serving": ServingResource(
                 path=str(settings.serving_path), parquet_dir=str(settings.serving_parquet_dir)
             ),
-            "dbt": dbt_resource(),
+            "dbt": dbt_resource(settings.engine),
         },
         loggers={"console": dg.colored_console_logger, "progress": step_progress_logger},
         executor=dg.in_process_executor,

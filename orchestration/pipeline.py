@@ -19,9 +19,11 @@ import duckdb
 from orchestration.config import (
     AS_OF_TAG,
     ENV_DAGSTER_HOME,
+    ENV_ENGINE,
     ENV_EXTRACTS_DIR,
     ENV_SERVING_PARQUET_DIR,
     ENV_SERVING_PATH,
+    ENV_SPARK_DIR,
     ENV_WAREHOUSE_PATH,
     ConfigError,
     Settings,
@@ -92,6 +94,8 @@ def export_settings(settings: Settings) -> None:
     os.environ[ENV_WAREHOUSE_PATH] = str(settings.warehouse_path.resolve())
     os.environ[ENV_SERVING_PATH] = str(settings.serving_path.resolve())
     os.environ[ENV_SERVING_PARQUET_DIR] = str(settings.serving_parquet_dir.resolve())
+    os.environ[ENV_ENGINE] = settings.engine
+    os.environ[ENV_SPARK_DIR] = str(settings.spark_dir.resolve())
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:

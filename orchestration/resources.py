@@ -11,7 +11,9 @@ from pydantic import PrivateAttr
 
 from orchestration.config import (
     AS_OF_TAG,
+    DEFAULT_ENGINE,
     DEFAULT_MEMORY_LIMIT,
+    DEFAULT_SPARK_DIR,
     ENV_AS_OF,
     ConfigError,
     as_of_after,
@@ -26,12 +28,36 @@ class WarehouseResource(dg.ConfigurableResource):
 
     Connections are opened per use and closed right after, so the file is free
     for the dbt subprocess between steps: DuckDB allows one writer process.
+
+    With ``engine`` ``spark`` (``WA_ENGINE``) the tables are Spark's, under
+    ``spark_dir`` (``WA_SPARK_DIR``), and the file holds a view of each
+    (orchestration/spark/catalog.py), refreshed by :meth:`tables_written` after
+    every step that writes Spark tables: every reader of the warehouse (the
+    checks, the publication, the report) reads either engine's build alike.
     """
 
     path: str
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     """DuckDB spills to disk beyond this (``WA_MEMORY_LIMIT``; DuckDB's own default is
     80 % of the machine's memory)."""
+    engine: str = DEFAULT_ENGINE
+    spark_dir: str = DEFAULT_SPARK_DIR
+
+    @property
+    def is_spark(self) -> bool:
+        return self.engine == "spark"
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        return Path(self.spark_dir) / "warehouse"
+
+    def tables_written(self) -> None:
+        """After a step wrote tables: on Spark, (re)create the views over them."""
+        if self.is_spark:
+            from orchestration.spark.catalog import refresh_views
+
+            with self.connect() as con:
+                refresh_views(con, self.spark_warehouse_dir)
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -26,9 +26,16 @@ class ManifestMissing(RuntimeError):
     """The dbt manifest has not been prepared."""
 
 
-def dbt_resource() -> DbtCliResource:
+#: the profiles.yml target of each engine (orchestration.config.ENGINES)
+DBT_TARGETS = {"duckdb": "local", "spark": "spark"}
+
+
+def dbt_resource(engine: str = "duckdb") -> DbtCliResource:
     return DbtCliResource(
-        project_dir=dbt_project, profiles_dir=str(PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
+        project_dir=dbt_project,
+        profiles_dir=str(PROJECT_DIR),
+        dbt_executable=DBT_EXECUTABLE,
+        target=DBT_TARGETS[engine],
     )
 
 

@@ -5,12 +5,21 @@ Each asset loads the new or re-delivered files of its source folder (see
 metadata. Loading is idempotent: a rerun over the same files changes nothing.
 """
 
+import os
+from pathlib import Path
+
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from orchestration.config import ENV_SPARK_DIR
 from orchestration.defs.table_metadata import relation_metadata
 from orchestration.layout import SOURCES, layout_hint
-from orchestration.loading import ensure_raw_schema, load_source, record_unknown_files
+from orchestration.loading import (
+    LoadResult,
+    ensure_raw_schema,
+    load_source,
+    record_unknown_files,
+)
 from orchestration.loading.schema import SCHEMA as RAW_SCHEMA
 from orchestration.resources import ExtractsResource, WarehouseResource
 
@@ -31,6 +40,34 @@ RAW_TABLE_DESCRIPTIONS: dict[str, str] = {
 
 def raw_asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", table])
+
+
+def _spark_environment(warehouse: WarehouseResource) -> dict[str, str]:
+    return {**os.environ, ENV_SPARK_DIR: str(Path(warehouse.spark_dir).absolute())}
+
+
+def load_with_spark(
+    warehouse: WarehouseResource, extracts: ExtractsResource, source: str
+) -> LoadResult:
+    """Load one source with the pyspark loader, in the run's loader process (one JVM
+    for every loader asset of the run, stopped before dbt starts); then refresh the
+    warehouse file's views of the Spark tables."""
+    from orchestration.spark.loader_process import spark_loader
+
+    loader = spark_loader(_spark_environment(warehouse))
+    result = loader.load(extracts.path, source, always_hash=extracts.always_hash)
+    warehouse.tables_written()
+    return result
+
+
+def record_unknown_files_with_spark(
+    warehouse: WarehouseResource, extracts: ExtractsResource
+) -> list[str]:
+    from orchestration.spark.loader_process import spark_loader
+
+    unknown = spark_loader(_spark_environment(warehouse)).record_unknown_files(extracts.path)
+    warehouse.tables_written()
+    return unknown
 
 
 def _loader_asset(source: str) -> dg.AssetsDefinition:
@@ -59,9 +96,12 @@ def _loader_asset(source: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         extracts: ExtractsResource,
     ):
+        if warehouse.is_spark:
+            result = load_with_spark(warehouse, extracts, source)
         with warehouse.connect() as con:
-            ensure_raw_schema(con)
-            result = load_source(con, extracts.path, source, always_hash=extracts.always_hash)
+            if not warehouse.is_spark:
+                ensure_raw_schema(con)
+                result = load_source(con, extracts.path, source, always_hash=extracts.always_hash)
             tables_metadata = relation_metadata(con, set(tables), schemas=(RAW_SCHEMA,))
         context.log.info(
             f"{source}: {result.files_loaded} file(s) loaded, {result.files_skipped} unchanged, "
@@ -90,9 +130,12 @@ def unknown_extract_files(
     warehouse: WarehouseResource,
     extracts: ExtractsResource,
 ) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
-        ensure_raw_schema(con)
-        unknown = record_unknown_files(con, extracts.path)
+    if warehouse.is_spark:
+        unknown = record_unknown_files_with_spark(warehouse, extracts)
+    else:
+        with warehouse.connect() as con:
+            ensure_raw_schema(con)
+            unknown = record_unknown_files(con, extracts.path)
     for name in unknown:
         context.log.warning(f"not loaded: {name}: {layout_hint(name)}")
     return dg.MaterializeResult(

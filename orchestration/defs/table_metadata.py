@@ -34,8 +34,11 @@ def with_table_metadata(
     except Exception:
         # dbt failed: its process may still hold the warehouse (other threads' nodes
         # finishing), so the metadata is best effort and dbt's error is what propagates
+        if warehouse.is_spark:
+            warehouse.tables_written()  # what dbt did build stays readable
         yield from _attach(buffered, warehouse, key_for_output, best_effort=True)
         raise
+    warehouse.tables_written()
     yield from _attach(buffered, warehouse, key_for_output)
 
 

@@ -49,7 +49,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.config import ENV_AS_OF, format_as_of
+from orchestration.config import ENV_AS_OF, ENV_SPARK_DIR, format_as_of
 from orchestration.defs.build_state import mark_rebuilt, replaced_loads, up_to_date
 from orchestration.defs.dbt_project import dbt_project, manifest_path
 from orchestration.defs.loading import WRITES_WAREHOUSE
@@ -149,13 +149,17 @@ def warehouse_target_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def dbt_environment(as_of: datetime, warehouse: Path) -> Iterator[None]:
+def dbt_environment(
+    as_of: datetime, warehouse: Path, spark_dir: Path | None = None
+) -> Iterator[None]:
     """What the build's dbt invocations read, for the duration of the build:
     ``WA_AS_OF``, the warehouse's target folder (``DBT_TARGET_PATH``, seeded
     with the parse state ``wa-warehouse prepare`` made, valid when it was made
     for this warehouse) and the file log's level (``DBT_LOG_LEVEL_FILE``, unless
     the environment sets it). dagster-dbt hands dbt this process's environment,
-    so the variables are set here and restored afterwards."""
+    so the variables are set here and restored afterwards. With the spark engine,
+    ``WA_SPARK_DIR`` too, as an absolute path (the profile reads it in dbt's
+    working directory, the project)."""
     target = warehouse_target_path(warehouse)
     prepared = dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE_FILE
     if not (target / PARTIAL_PARSE_FILE).exists() and prepared.exists():
@@ -167,6 +171,8 @@ def dbt_environment(as_of: datetime, warehouse: Path) -> Iterator[None]:
         ENV_DBT_TARGET_PATH: str(target),
         ENV_DBT_LOG_LEVEL_FILE: os.environ.get(ENV_DBT_LOG_LEVEL_FILE, DEFAULT_DBT_LOG_LEVEL_FILE),
     }
+    if spark_dir is not None:
+        values[ENV_SPARK_DIR] = str(spark_dir.absolute())
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -233,7 +239,13 @@ def warehouse_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    with dbt_environment(as_of.resolved, Path(warehouse.path)):
+    spark_dir = None
+    if warehouse.is_spark:
+        from orchestration.spark.loader_process import stop_spark_loader
+
+        stop_spark_loader()  # its JVM holds the metastore dbt's Spark session opens
+        spark_dir = Path(warehouse.spark_dir)
+    with dbt_environment(as_of.resolved, Path(warehouse.path), spark_dir):
         yield from _build(context, dbt, as_of.resolved, warehouse, config)
 
 

@@ -196,8 +196,12 @@ def tables_of(source: str) -> tuple[str, ...]:
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether ``schema.table`` exists (a raw table before the first load, a mart before
-    the first build)."""
-    query = "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?"
+    the first build): a table, or a view (with the spark engine every table of the
+    warehouse file is a view over Spark's, orchestration/spark/catalog.py)."""
+    query = (
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?"
+    )
     return con.execute(query, [schema, table]).fetchone()[0] > 0
 
 
