@@ -1,7 +1,7 @@
 # wa-warehouse: every target bootstraps what it needs from python3 and make alone.
 #   make run    set up, generate the sample extracts if data/extracts is empty, run the pipeline
 #   make test   set up and run every test (unit, integration, e2e)
-#   make test-fast  unit + integration tests only (7 to 9 minutes)
+#   make test-fast  unit + integration tests only, none that starts Spark (7 to 9 minutes)
 #   make lint   ruff check + format check, sqlfluff over the dbt models and tests
 #   make dev    the Dagster UI on 127.0.0.1:$(DAGSTER_PORT), on the instance CLI runs record
 #               into (DAGSTER_HOME, default data/dagster beside the warehouse)

@@ -1147,9 +1147,11 @@ def spark_scenario(bench: Bench, dispatches: int) -> None:
             bench.record(f"{engine}_engine_build", runs[engine])
             _print_run(f"{engine} engine, full build", runs[engine])
         wall = ratio(runs["spark"]["wall_s"], runs["duckdb"]["wall_s"])
-        cpu = ratio(runs["spark"]["cpu_s"], runs["duckdb"]["cpu_s"])
-        bench.figures |= {"spark_to_duckdb_ratio": wall, "spark_to_duckdb_cpu_ratio": cpu}
-        print(f"  {'spark / duckdb':<36}{wall:>8.1f}x wall{cpu:>8.1f}x cpu")
+        bench.figures["spark_to_duckdb_ratio"] = wall
+        # pyspark starts its JVM and never waits for it: the spark run's CPU time and
+        # peak memory leave the JVMs (Spark's own work) out, so only wall is compared
+        print(f"  {'spark / duckdb':<36}{wall:>8.1f}x wall  (the spark run's cpu and peak")
+        print(f"  {'':<36}leave out Spark's JVMs, which pyspark never waits for)")
         with bench.phase("spark: comparing the two builds' marts"):
             differences = compare_warehouses(
                 root / "duckdb" / "warehouse.duckdb", root / "spark" / "warehouse.duckdb"

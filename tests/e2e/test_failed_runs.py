@@ -34,6 +34,8 @@ EXPORTED_ENV = (
     "WA_WAREHOUSE_PATH",
     "WA_SERVING_PATH",
     "WA_SERVING_PARQUET_DIR",
+    "WA_ENGINE",
+    "WA_SPARK_DIR",
 )
 
 
@@ -82,7 +84,7 @@ def test_a_failed_build_stops_the_pipeline_before_the_publication(
         dbt_executable=dbt_resource().dbt_executable,
         target="no_such_target",
     )
-    monkeypatch.setattr(definitions, "dbt_resource", lambda: broken)
+    monkeypatch.setattr(definitions, "dbt_resource", lambda engine: broken)
     previous = b"the previous publication"
     settings.serving_path.write_bytes(previous)
     settings.serving_parquet_dir.mkdir()
