@@ -75,7 +75,7 @@ cohort_counts as (
         count(*) filter (where ends_{{ hours }} <= as_of) as at_risk_{{ hours }},
         count(*) filter (
             where ends_{{ hours }} <= as_of
-                and (first_report_at is null or first_report_at > ends_{{ hours }})
+            and (first_report_at is null or first_report_at > ends_{{ hours }})
         ) as without_report_{{ hours }}{% endfor %}
     from message_horizon_ends
     group by account_id, campaign_id, cohort_date
